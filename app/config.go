@@ -1,0 +1,116 @@
+// Package app assembles the process: configuration, logging, the database
+// pool, the router and the HTTP server. Wire calls its constructors.
+package app
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/example/apitemplate/services"
+)
+
+// Config is every setting of the server, read from the environment.
+type Config struct {
+	Env      string `env:"APP_ENV" envDefault:"development"` // "production" tightens the checks in Validate
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+
+	DatabaseURL       string        `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/app?sslmode=disable"`
+	DBAutoMigrate     bool          `env:"DB_AUTO_MIGRATE" envDefault:"true"`
+	DBMaxOpenConns    int           `env:"DB_MAX_OPEN_CONNS" envDefault:"20"`
+	DBMaxIdleConns    int           `env:"DB_MAX_IDLE_CONNS" envDefault:"20"`
+	DBConnMaxLifetime time.Duration `env:"DB_CONN_MAX_LIFETIME" envDefault:"30m"`
+
+	JWTSecret   string        `env:"JWT_SECRET"`
+	JWTTTL      time.Duration `env:"JWT_TTL" envDefault:"1h"`
+	JWTIssuer   string        `env:"JWT_ISSUER" envDefault:"apitemplate"`
+	JWTAudience string        `env:"JWT_AUDIENCE" envDefault:"apitemplate"`
+	BcryptCost  int           `env:"BCRYPT_COST" envDefault:"12"`
+
+	LoginMaxFailuresPerEmail  int           `env:"LOGIN_MAX_FAILURES_PER_EMAIL" envDefault:"5"`
+	LoginMaxFailuresPerClient int           `env:"LOGIN_MAX_FAILURES_PER_CLIENT" envDefault:"50"`
+	LoginFailureWindow        time.Duration `env:"LOGIN_FAILURE_WINDOW" envDefault:"1m"`
+
+	CORSAllowOrigins []string `env:"CORS_ALLOW_ORIGINS" envSeparator:","`
+	TrustedProxies   []string `env:"TRUSTED_PROXIES" envSeparator:","`
+	DocsEnabled      bool     `env:"DOCS_ENABLED" envDefault:"true"`
+
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
+	LogLevel        slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
+}
+
+// MinJWTSecretBytes is the shortest HS256 key production accepts.
+const MinJWTSecretBytes = 32
+
+// LoadConfig reads Config from the environment and validates it.
+func LoadConfig() (Config, error) {
+	cfg, err := env.ParseAs[Config]()
+	if err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Production reports whether APP_ENV is production.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// Validate rejects settings the server must not start with.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Production() && len(c.JWTSecret) < MinJWTSecretBytes {
+		errs = append(errs, fmt.Errorf("JWT_SECRET must be set to at least %d bytes when APP_ENV=production", MinJWTSecretBytes))
+	}
+	if c.BcryptCost < 4 || c.BcryptCost > 31 {
+		errs = append(errs, errors.New("BCRYPT_COST must be between 4 and 31"))
+	}
+	if c.Production() && c.BcryptCost < 10 {
+		errs = append(errs, errors.New("BCRYPT_COST must be at least 10 when APP_ENV=production"))
+	}
+	if c.DBMaxOpenConns < 1 {
+		errs = append(errs, errors.New("DB_MAX_OPEN_CONNS must be at least 1"))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, errors.New(`LOG_FORMAT must be "json" or "text"`))
+	}
+	for _, o := range c.CORSAllowOrigins {
+		if o == "*" {
+			errs = append(errs, errors.New("CORS_ALLOW_ORIGINS must list origins, not *"))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// NewAuthConfig derives the auth settings. Outside production a missing
+// JWT_SECRET is replaced by a random one, with a warning, so the server runs
+// with no setup; Validate has already refused that in production.
+func NewAuthConfig(cfg Config, logger *slog.Logger) (services.AuthConfig, error) {
+	secret := []byte(cfg.JWTSecret)
+	if len(secret) == 0 {
+		secret = make([]byte, MinJWTSecretBytes)
+		if _, err := rand.Read(secret); err != nil {
+			return services.AuthConfig{}, fmt.Errorf("generate JWT secret: %w", err)
+		}
+		logger.Warn("JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across replicas")
+	}
+	return services.AuthConfig{
+		JWTSecret:   secret,
+		TokenTTL:    cfg.JWTTTL,
+		Issuer:      cfg.JWTIssuer,
+		Audience:    cfg.JWTAudience,
+		BcryptCost:  cfg.BcryptCost,
+		MaxPerEmail: cfg.LoginMaxFailuresPerEmail,
+		MaxPerAddr:  cfg.LoginMaxFailuresPerClient,
+		FailWindow:  cfg.LoginFailureWindow,
+	}, nil
+}

@@ -1,0 +1,47 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/example/apitemplate/repositories"
+)
+
+// connectTimeout bounds the first ping, so an unreachable database fails the
+// start instead of hanging it.
+const connectTimeout = 5 * time.Second
+
+// OpenDB opens the pool, checks that the database answers and applies pending
+// migrations unless DB_AUTO_MIGRATE=false. The cleanup closes the pool.
+func OpenDB(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlx.DB, func(), error) {
+	pgxCfg, err := pgx.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	db := sqlx.NewDb(stdlib.OpenDB(*pgxCfg), "pgx")
+	db.SetMaxOpenConns(cfg.DBMaxOpenConns)
+	db.SetMaxIdleConns(cfg.DBMaxIdleConns)
+	db.SetConnMaxLifetime(cfg.DBConnMaxLifetime)
+	cleanup := func() { _ = db.Close() }
+
+	pingCtx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("database %s@%s/%s is not reachable: %w", pgxCfg.User, pgxCfg.Host, pgxCfg.Database, err)
+	}
+	if cfg.DBAutoMigrate {
+		if err := repositories.Migrate(ctx, db.DB); err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		logger.DebugContext(ctx, "migrations applied")
+	}
+	return db, cleanup, nil
+}

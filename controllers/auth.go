@@ -1,0 +1,71 @@
+package controllers
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/example/apitemplate/services"
+)
+
+// AuthController serves /auth.
+type AuthController struct {
+	auth *services.AuthService
+	bind *Binder
+}
+
+func NewAuthController(auth *services.AuthService, bind *Binder) *AuthController {
+	return &AuthController{auth: auth, bind: bind}
+}
+
+func (ctl *AuthController) Register(r gin.IRouter) {
+	g := r.Group("/auth")
+	g.POST("/login", ctl.Login)
+}
+
+// LoginRequest is a login attempt.
+type LoginRequest struct {
+	Email    string `json:"email" binding:"required,max=255" example:"ada@example.com"`
+	Password string `json:"password" binding:"required,maxbytes=72" example:"correct horse"`
+} //	@name	LoginRequest
+
+func (r *LoginRequest) normalize() {
+	r.Email = strings.ToLower(strings.TrimSpace(r.Email))
+}
+
+// TokenResponse is an issued access token.
+type TokenResponse struct {
+	AccessToken string `json:"access_token" example:"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."`
+	TokenType   string `json:"token_type" example:"Bearer"`
+	ExpiresIn   int    `json:"expires_in" example:"3600"`
+} //	@name	TokenResponse
+
+// Login exchanges an email and password for a bearer token.
+//
+//	@Summary		Log in
+//	@Description	Unknown email and wrong password get the same 401. Repeated failures are throttled per email and per client address.
+//	@Tags			auth
+//	@Accept			json
+//	@Produce		json
+//	@Param			body	body		LoginRequest	true	"Credentials"
+//	@Success		200		{object}	TokenResponse
+//	@Failure		400		{object}	Problem
+//	@Failure		401		{object}	Problem
+//	@Failure		413		{object}	Problem
+//	@Failure		415		{object}	Problem
+//	@Failure		429		{object}	Problem
+//	@Router			/auth/login [post]
+func (ctl *AuthController) Login(c *gin.Context) {
+	var req LoginRequest
+	if err := ctl.bind.JSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	tok, err := ctl.auth.Login(c.Request.Context(), req.Email, req.Password, c.ClientIP())
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, TokenResponse{AccessToken: tok.Token, TokenType: "Bearer", ExpiresIn: int(tok.ExpiresIn.Seconds())})
+}

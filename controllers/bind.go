@@ -1,0 +1,228 @@
+package controllers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/go-playground/validator/v10"
+)
+
+// Binder reads request bodies, query strings and path parameters into
+// structs and validates them against their `binding` tags. Failures come
+// back as *ValidationError or *BadRequestError with JSON field names.
+type Binder struct {
+	validate *validator.Validate
+}
+
+// NewBinder returns a Binder with its own validator, so Gin's package-level
+// one is never touched.
+func NewBinder() *Binder {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.SetTagName("binding")
+	v.RegisterTagNameFunc(fieldName)
+	// Bcrypt reads at most 72 bytes; longer passwords would be cut silently.
+	_ = v.RegisterValidation("maxbytes", func(fl validator.FieldLevel) bool {
+		limit, err := strconv.Atoi(fl.Param())
+		return err == nil && len(fl.Field().String()) <= limit
+	})
+	return &Binder{validate: v}
+}
+
+// fieldName is the name a client knows a field by: its json, form or uri tag.
+func fieldName(f reflect.StructField) string {
+	for _, tag := range []string{"json", "form", "uri"} {
+		if name, _, _ := strings.Cut(f.Tag.Get(tag), ","); name != "" && name != "-" {
+			return name
+		}
+	}
+	return f.Name
+}
+
+// normalizer is implemented by requests that tidy their input (trimming,
+// lower-casing) before the rules are checked.
+type normalizer interface {
+	normalize()
+}
+
+// JSON decodes the request body into dst and validates it. Unknown fields are
+// ignored.
+func (b *Binder) JSON(c *gin.Context, dst any) error {
+	dec := json.NewDecoder(c.Request.Body)
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &BadRequestError{Detail: "request body must hold a single JSON value"}
+	}
+	return b.check(dst, "request body failed validation")
+}
+
+// Query binds the query string into dst by its `form` tags.
+func (b *Binder) Query(c *gin.Context, dst any) error {
+	query := c.Request.URL.Query()
+	return b.bindStrings(dst, "form", func(name string) (string, bool) {
+		if v, ok := query[name]; ok && len(v) > 0 {
+			return v[0], true
+		}
+		return "", false
+	}, "query parameters failed validation")
+}
+
+// Path binds path parameters into dst by its `uri` tags.
+func (b *Binder) Path(c *gin.Context, dst any) error {
+	return b.bindStrings(dst, "uri", c.Params.Get, "path parameters failed validation")
+}
+
+func (b *Binder) check(dst any, detail string) error {
+	if n, ok := dst.(normalizer); ok {
+		n.normalize()
+	}
+	err := b.validate.Struct(dst)
+	var invalid validator.ValidationErrors
+	if !errors.As(err, &invalid) {
+		return err
+	}
+	fields := make([]FieldError, len(invalid))
+	for i, fe := range invalid {
+		fields[i] = FieldError{Field: fe.Field(), Message: ruleMessage(fe)}
+	}
+	return &ValidationError{Detail: detail, Errors: fields}
+}
+
+// bindStrings fills the struct dst points to from string values looked up
+// by each field's tag and validates it, reporting each bad field once:
+// unparsable first, then rule-breaking.
+func (b *Binder) bindStrings(dst any, tag string, lookup func(string) (string, bool), detail string) error {
+	unparsed := mapStrings(reflect.ValueOf(dst).Elem(), tag, lookup)
+	err := b.check(dst, detail)
+	if len(unparsed) == 0 {
+		return err
+	}
+	var invalid *ValidationError
+	if errors.As(err, &invalid) {
+		for _, fe := range invalid.Errors {
+			if !slices.ContainsFunc(unparsed, func(u FieldError) bool { return u.Field == fe.Field }) {
+				unparsed = append(unparsed, fe)
+			}
+		}
+	}
+	return &ValidationError{Detail: detail, Errors: unparsed}
+}
+
+func mapStrings(v reflect.Value, tag string, lookup func(string) (string, bool)) []FieldError {
+	var fields []FieldError
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			fields = append(fields, mapStrings(v.Field(i), tag, lookup)...)
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get(tag), ",")
+		if name == "" {
+			continue
+		}
+		if raw, ok := lookup(name); ok {
+			if msg := setString(v.Field(i), raw); msg != "" {
+				fields = append(fields, FieldError{Field: name, Message: msg})
+			}
+		}
+	}
+	return fields
+}
+
+// setString parses raw into field and returns what is wrong with it, if anything.
+func setString(field reflect.Value, raw string) string {
+	if field.Kind() == reflect.Pointer {
+		field.Set(reflect.New(field.Type().Elem()))
+		field = field.Elem()
+	}
+	switch field.Kind() {
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(raw, 10, field.Type().Bits())
+		if err != nil {
+			return "must be an integer"
+		}
+		field.SetInt(n)
+	case reflect.Bool:
+		v, err := strconv.ParseBool(raw)
+		if err != nil {
+			return "must be true or false"
+		}
+		field.SetBool(v)
+	case reflect.String:
+		field.SetString(raw)
+	default:
+		panic(fmt.Sprintf("bind: unsupported field kind %s", field.Kind()))
+	}
+	return ""
+}
+
+func decodeError(err error) error {
+	var (
+		syntax  *json.SyntaxError
+		typeErr *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.Is(err, io.EOF):
+		return &BadRequestError{Detail: "request body is empty"}
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return &BadRequestError{Detail: "request body is not valid JSON"}
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return &ValidationError{
+			Detail: "request body failed validation",
+			Errors: []FieldError{{Field: typeErr.Field, Message: "must be " + jsonKind(typeErr.Type)}},
+		}
+	case errors.As(err, &typeErr):
+		return &BadRequestError{Detail: "request body must be a JSON object"}
+	}
+	return err // *http.MaxBytesError and read errors keep their own meaning
+}
+
+func jsonKind(t reflect.Type) string {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "of type " + t.Kind().String()
+}
+
+// ruleMessage says in words which rule a field broke.
+func ruleMessage(fe validator.FieldError) string {
+	isString := fe.Kind() == reflect.String
+	switch fe.Tag() {
+	case "required":
+		return "is required"
+	case "email":
+		return "must be a valid email address"
+	case "min":
+		if isString {
+			return "must be at least " + fe.Param() + " characters"
+		}
+		return "must be at least " + fe.Param()
+	case "max":
+		if isString {
+			return "must be at most " + fe.Param() + " characters"
+		}
+		return "must be at most " + fe.Param()
+	case "maxbytes":
+		return "must be at most " + fe.Param() + " bytes"
+	}
+	return "is invalid (" + fe.Tag() + ")"
+}

@@ -1,0 +1,229 @@
+package controllers
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/example/apitemplate/services"
+)
+
+// ItemController serves /items.
+type ItemController struct {
+	items *services.ItemService
+	bind  *Binder
+}
+
+func NewItemController(items *services.ItemService, bind *Binder) *ItemController {
+	return &ItemController{items: items, bind: bind}
+}
+
+func (ctl *ItemController) Register(r gin.IRouter) {
+	g := r.Group("/items")
+	g.GET("", ctl.List)
+	g.GET("/:id", ctl.Get)
+	g.POST("", RequireAuth, ctl.Create)
+	g.PUT("/:id", RequireAuth, ctl.Update)
+	g.DELETE("/:id", RequireAuth, ctl.Delete)
+}
+
+// CreateItemRequest is a new item; its owner is the caller.
+type CreateItemRequest struct {
+	Name        string `json:"name" binding:"required,min=1,max=100" minLength:"1" maxLength:"100" example:"Teapot"`
+	Description string `json:"description" binding:"max=1000" maxLength:"1000" example:"Short and stout"`
+	PriceCents  *int64 `json:"price_cents" binding:"required,min=0,max=1000000000000" minimum:"0" maximum:"1000000000000" example:"1999"`
+} //	@name	CreateItemRequest
+
+func (r *CreateItemRequest) normalize() {
+	r.Name = strings.TrimSpace(r.Name)
+}
+
+// UpdateItemRequest changes some of an item's fields; absent ones are kept.
+type UpdateItemRequest struct {
+	Name        *string `json:"name" binding:"omitnil,min=1,max=100" minLength:"1" maxLength:"100" example:"Teapot"`
+	Description *string `json:"description" binding:"omitnil,max=1000" maxLength:"1000" example:"Short and stout"`
+	PriceCents  *int64  `json:"price_cents" binding:"omitnil,min=0,max=1000000000000" minimum:"0" maximum:"1000000000000" example:"2499"`
+} //	@name	UpdateItemRequest
+
+func (r *UpdateItemRequest) normalize() {
+	if r.Name != nil {
+		*r.Name = strings.TrimSpace(*r.Name)
+	}
+}
+
+// ItemResponse is an item as clients see it.
+type ItemResponse struct {
+	ID          int64     `json:"id" example:"1"`
+	Name        string    `json:"name" example:"Teapot"`
+	Description string    `json:"description" example:"Short and stout"`
+	PriceCents  int64     `json:"price_cents" example:"1999"`
+	OwnerID     int64     `json:"owner_id" example:"1"`
+	CreatedAt   time.Time `json:"created_at" example:"2026-01-02T15:04:05.123456Z"`
+	UpdatedAt   time.Time `json:"updated_at" example:"2026-01-02T15:04:05.123456Z"`
+} //	@name	Item
+
+func itemResponse(it services.Item) ItemResponse {
+	return ItemResponse{
+		ID: it.ID, Name: it.Name, Description: it.Description, PriceCents: it.PriceCents,
+		OwnerID: it.OwnerID, CreatedAt: it.CreatedAt.UTC(), UpdatedAt: it.UpdatedAt.UTC(),
+	}
+}
+
+// ItemPage is a page of items.
+type ItemPage = Page[ItemResponse]
+
+// ItemListQuery is a page of items, optionally of one owner.
+type ItemListQuery struct {
+	PageQuery
+	OwnerID *int64 `form:"owner_id" binding:"omitnil,min=1"`
+}
+
+// List returns a page of items.
+//
+//	@Summary	List items
+//	@Tags		items
+//	@Produce	json
+//	@Param		limit		query		int	false	"Page size"			default(50)	minimum(1)	maximum(100)
+//	@Param		offset		query		int	false	"Rows to skip"		default(0)	minimum(0)
+//	@Param		owner_id	query		int	false	"Only this owner's"	minimum(1)
+//	@Success	200			{object}	ItemPage
+//	@Failure	400			{object}	Problem
+//	@Router		/items [get]
+func (ctl *ItemController) List(c *gin.Context) {
+	q := ItemListQuery{PageQuery: defaultPage()}
+	if err := ctl.bind.Query(c, &q); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	page, err := ctl.items.List(c.Request.Context(), services.ItemFilter{OwnerID: q.OwnerID}, q.page())
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, pageOf(page, itemResponse))
+}
+
+// Get returns one item.
+//
+//	@Summary	Get an item
+//	@Tags		items
+//	@Produce	json
+//	@Param		id	path		int	true	"Item id"	minimum(1)
+//	@Success	200	{object}	ItemResponse
+//	@Failure	400	{object}	Problem
+//	@Failure	404	{object}	Problem
+//	@Router		/items/{id} [get]
+func (ctl *ItemController) Get(c *gin.Context) {
+	var p IDPath
+	if err := ctl.bind.Path(c, &p); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	it, err := ctl.items.Get(c.Request.Context(), p.ID)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, itemResponse(it))
+}
+
+// Create adds an item owned by the caller.
+//
+//	@Summary	Create an item
+//	@Tags		items
+//	@Accept		json
+//	@Produce	json
+//	@Param		body	body		CreateItemRequest	true	"The new item"
+//	@Success	201		{object}	ItemResponse
+//	@Header		201		{string}	Location	"/items/{id}"
+//	@Failure	400		{object}	Problem
+//	@Failure	401		{object}	Problem
+//	@Failure	413		{object}	Problem
+//	@Failure	415		{object}	Problem
+//	@Security	BearerAuth
+//	@Router		/items [post]
+func (ctl *ItemController) Create(c *gin.Context) {
+	var req CreateItemRequest
+	if err := ctl.bind.JSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	it, err := ctl.items.Create(c.Request.Context(), services.NewItem{
+		Name: req.Name, Description: req.Description, PriceCents: *req.PriceCents, OwnerID: callerID(c),
+	})
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Header("Location", "/items/"+strconv.FormatInt(it.ID, 10))
+	c.JSON(http.StatusCreated, itemResponse(it))
+}
+
+// Update changes an item the caller owns.
+//
+//	@Summary	Update your item
+//	@Tags		items
+//	@Accept		json
+//	@Produce	json
+//	@Param		id		path		int					true	"Item id"	minimum(1)
+//	@Param		body	body		UpdateItemRequest	true	"Fields to change"
+//	@Success	200		{object}	ItemResponse
+//	@Failure	400		{object}	Problem
+//	@Failure	401		{object}	Problem
+//	@Failure	403		{object}	Problem
+//	@Failure	404		{object}	Problem
+//	@Failure	413		{object}	Problem
+//	@Failure	415		{object}	Problem
+//	@Security	BearerAuth
+//	@Router		/items/{id} [put]
+func (ctl *ItemController) Update(c *gin.Context) {
+	var (
+		p   IDPath
+		req UpdateItemRequest
+	)
+	if err := ctl.bind.Path(c, &p); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	if err := ctl.bind.JSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	it, err := ctl.items.Update(c.Request.Context(), callerID(c), p.ID, services.ItemChanges{
+		Name: req.Name, Description: req.Description, PriceCents: req.PriceCents,
+	})
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, itemResponse(it))
+}
+
+// Delete removes an item the caller owns.
+//
+//	@Summary	Delete your item
+//	@Tags		items
+//	@Produce	json
+//	@Param		id	path	int	true	"Item id"	minimum(1)
+//	@Success	204
+//	@Failure	400	{object}	Problem
+//	@Failure	401	{object}	Problem
+//	@Failure	403	{object}	Problem
+//	@Failure	404	{object}	Problem
+//	@Security	BearerAuth
+//	@Router		/items/{id} [delete]
+func (ctl *ItemController) Delete(c *gin.Context) {
+	var p IDPath
+	if err := ctl.bind.Path(c, &p); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	if err := ctl.items.Delete(c.Request.Context(), callerID(c), p.ID); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,122 @@
+package controllers
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// RequestIDHeader carries the request id in both directions.
+const RequestIDHeader = "X-Request-ID"
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 1 << 20
+
+// RequestID keeps the caller's X-Request-ID when it is sane (1 to 128 visible
+// ASCII characters) and makes one up otherwise. The id is written back onto
+// the request's own header, so everything later reads it from one place.
+func RequestID(c *gin.Context) {
+	id := c.GetHeader(RequestIDHeader)
+	if !saneRequestID(id) {
+		id = newRequestID()
+		c.Request.Header.Set(RequestIDHeader, id)
+	}
+	c.Header(RequestIDHeader, id)
+	c.Next()
+}
+
+func saneRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := range len(id) {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// AccessLog writes one line per request once it is answered.
+func AccessLog(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
+			slog.String("request_id", c.Request.Header.Get(RequestIDHeader)),
+			slog.String("method", c.Request.Method),
+			slog.String("route", c.FullPath()),
+			slog.Int("status", c.Writer.Status()),
+			slog.Duration("duration", time.Since(start)),
+		)
+	}
+}
+
+// Recover turns a panic into a logged 500 problem. It sits outside the
+// request scope, so the scope's cleanup has already run when it catches one.
+func Recover(logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler { //nolint:errorlint // a sentinel compared by identity, as net/http does
+				panic(p)
+			}
+			logger.ErrorContext(c.Request.Context(), "panic",
+				slog.String("request_id", c.Request.Header.Get(RequestIDHeader)),
+				slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			if !c.Writer.Written() {
+				writeProblem(c, http.StatusInternalServerError, "internal server error", nil)
+			}
+		}()
+		c.Next()
+	}
+}
+
+// SecurityHeaders sets the headers every response carries.
+func SecurityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	c.Next()
+}
+
+// RequireJSON answers 415 to a POST, PUT or PATCH whose body is not JSON and
+// limits every body to MaxBodyBytes: a declared length over the limit is
+// refused at once, an undeclared one is cut off while being read.
+// Requests that match no route are left to the 404 and 405 handlers.
+func RequireJSON(c *gin.Context) {
+	if c.FullPath() == "" {
+		c.Next()
+		return
+	}
+	switch c.Request.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		mediaType, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+		if err != nil || mediaType != "application/json" {
+			writeProblem(c, http.StatusUnsupportedMediaType, "request body must be application/json", nil)
+			return
+		}
+	}
+	if c.Request.ContentLength > MaxBodyBytes {
+		_ = c.Error(&http.MaxBytesError{Limit: MaxBodyBytes})
+		c.Abort()
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
+	c.Next()
+}

@@ -1,0 +1,134 @@
+// Package controllers is the HTTP layer: Gin handlers that bind and validate
+// requests, call services and write responses, plus the middleware around
+// them. Errors become RFC 9457 problem details here, and only here.
+package controllers
+
+import (
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/example/apitemplate/services"
+)
+
+// ProblemContentType is the media type of every error response.
+const ProblemContentType = "application/problem+json"
+
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
+	Type     string       `json:"type" example:"about:blank"`
+	Title    string       `json:"title" example:"Bad Request"`
+	Status   int          `json:"status" example:"400"`
+	Detail   string       `json:"detail" example:"request body failed validation"`
+	Instance string       `json:"instance" example:"/users"`
+	Errors   []FieldError `json:"errors,omitempty"`
+} //	@name	Problem
+
+// FieldError names one field that failed validation, by its JSON name.
+type FieldError struct {
+	Field   string `json:"field" example:"email"`
+	Message string `json:"message" example:"must be a valid email address"`
+} //	@name	FieldError
+
+// ValidationError is a request that parsed but broke the rules of its fields.
+type ValidationError struct {
+	Detail string
+	Errors []FieldError
+}
+
+func (e *ValidationError) Error() string { return e.Detail }
+
+// BadRequestError is a request that could not be read at all.
+type BadRequestError struct {
+	Detail string
+}
+
+func (e *BadRequestError) Error() string { return e.Detail }
+
+// statusError is a response decided by the HTTP layer itself (404, 405, 415…).
+type statusError struct {
+	status int
+	detail string
+}
+
+func (e *statusError) Error() string { return e.detail }
+
+// writeProblem sends a problem response and stops the handler chain. Gin keeps
+// a Content-Type that is already set, so the body goes out as problem+json.
+func writeProblem(c *gin.Context, status int, detail string, fields []FieldError) {
+	c.Header("Content-Type", ProblemContentType)
+	c.AbortWithStatusJSON(status, Problem{
+		Type:     "about:blank",
+		Title:    http.StatusText(status),
+		Status:   status,
+		Detail:   detail,
+		Instance: c.Request.URL.Path,
+		Errors:   fields,
+	})
+}
+
+// respondError maps an error to its problem response. It is the one place
+// where domain errors meet status codes.
+func respondError(c *gin.Context, err error) {
+	var (
+		validation *ValidationError
+		badRequest *BadRequestError
+		status     *statusError
+		conflict   *services.ConflictError
+		throttled  *services.ThrottledError
+		tooLarge   *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &validation):
+		writeProblem(c, http.StatusBadRequest, validation.Detail, validation.Errors)
+	case errors.As(err, &badRequest):
+		writeProblem(c, http.StatusBadRequest, badRequest.Detail, nil)
+	case errors.As(err, &status):
+		writeProblem(c, status.status, status.detail, nil)
+	case errors.As(err, &tooLarge):
+		writeProblem(c, http.StatusRequestEntityTooLarge, "request body is larger than 1 MiB", nil)
+	case errors.Is(err, services.ErrNotFound):
+		writeProblem(c, http.StatusNotFound, "the requested resource does not exist", nil)
+	case errors.As(err, &conflict):
+		writeProblem(c, http.StatusConflict, conflict.Error(), nil)
+	case errors.Is(err, services.ErrInvalidCredentials):
+		writeProblem(c, http.StatusUnauthorized, "invalid email or password", nil)
+	case errors.Is(err, services.ErrUnauthenticated):
+		c.Header("WWW-Authenticate", "Bearer")
+		writeProblem(c, http.StatusUnauthorized, "a valid bearer token is required", nil)
+	case errors.Is(err, services.ErrForbidden):
+		writeProblem(c, http.StatusForbidden, "you may only change your own resources", nil)
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds()))))
+		writeProblem(c, http.StatusTooManyRequests, "too many failed login attempts; try again later", nil)
+	default:
+		requestLogger(c).ErrorContext(c.Request.Context(), "request failed",
+			slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path), slog.Any("error", err))
+		writeProblem(c, http.StatusInternalServerError, "internal server error", nil)
+	}
+}
+
+// Errors writes the problem for the last error a handler recorded with
+// c.Error, unless the handler already answered.
+func Errors(c *gin.Context) {
+	c.Next()
+	if len(c.Errors) == 0 || c.Writer.Written() {
+		return
+	}
+	respondError(c, c.Errors.Last().Err)
+}
+
+// NoRoute answers requests that match no route.
+func NoRoute(c *gin.Context) {
+	writeProblem(c, http.StatusNotFound, "no route matches "+c.Request.URL.Path, nil)
+}
+
+// NoMethod answers a known path asked with the wrong method; Gin has already
+// set the Allow header.
+func NoMethod(c *gin.Context) {
+	writeProblem(c, http.StatusMethodNotAllowed, "method "+c.Request.Method+" is not allowed on "+c.Request.URL.Path, nil)
+}

@@ -1,0 +1,236 @@
+package controllers
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/example/apitemplate/services"
+)
+
+// UserController serves /users.
+type UserController struct {
+	users *services.UserService
+	bind  *Binder
+}
+
+func NewUserController(users *services.UserService, bind *Binder) *UserController {
+	return &UserController{users: users, bind: bind}
+}
+
+func (ctl *UserController) Register(r gin.IRouter) {
+	g := r.Group("/users")
+	g.POST("", ctl.Create)
+	g.GET("", RequireAuth, ctl.List)
+	g.GET("/me", RequireAuth, ctl.Me)
+	g.GET("/:id", RequireAuth, ctl.Get)
+	g.PUT("/:id", RequireAuth, ctl.Update)
+	g.DELETE("/:id", RequireAuth, ctl.Delete)
+}
+
+// CreateUserRequest signs a user up.
+type CreateUserRequest struct {
+	Email    string `json:"email" binding:"required,max=255,email" maxLength:"255" example:"ada@example.com"`
+	Name     string `json:"name" binding:"required,min=1,max=100" minLength:"1" maxLength:"100" example:"Ada Lovelace"`
+	Password string `json:"password" binding:"required,min=8,maxbytes=72" minLength:"8" maxLength:"72" example:"correct horse"`
+} //	@name	CreateUserRequest
+
+func (r *CreateUserRequest) normalize() {
+	r.Email = strings.ToLower(strings.TrimSpace(r.Email))
+	r.Name = strings.TrimSpace(r.Name)
+}
+
+// UpdateUserRequest changes some of a user's fields; absent ones are kept.
+type UpdateUserRequest struct {
+	Email *string `json:"email" binding:"omitnil,max=255,email" maxLength:"255" example:"ada@example.com"`
+	Name  *string `json:"name" binding:"omitnil,min=1,max=100" minLength:"1" maxLength:"100" example:"Ada King"`
+} //	@name	UpdateUserRequest
+
+func (r *UpdateUserRequest) normalize() {
+	if r.Email != nil {
+		*r.Email = strings.ToLower(strings.TrimSpace(*r.Email))
+	}
+	if r.Name != nil {
+		*r.Name = strings.TrimSpace(*r.Name)
+	}
+}
+
+// UserResponse is a user as clients see it: never a password or its hash.
+type UserResponse struct {
+	ID        int64     `json:"id" example:"1"`
+	Email     string    `json:"email" example:"ada@example.com"`
+	Name      string    `json:"name" example:"Ada Lovelace"`
+	CreatedAt time.Time `json:"created_at" example:"2026-01-02T15:04:05.123456Z"`
+	UpdatedAt time.Time `json:"updated_at" example:"2026-01-02T15:04:05.123456Z"`
+} //	@name	User
+
+func userResponse(u services.User) UserResponse {
+	return UserResponse{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
+}
+
+// UserPage is a page of users.
+type UserPage = Page[UserResponse]
+
+// Create signs a user up.
+//
+//	@Summary	Sign up
+//	@Tags		users
+//	@Accept		json
+//	@Produce	json
+//	@Param		body	body		CreateUserRequest	true	"The new user"
+//	@Success	201		{object}	UserResponse
+//	@Header		201		{string}	Location	"/users/{id}"
+//	@Failure	400		{object}	Problem
+//	@Failure	409		{object}	Problem
+//	@Failure	413		{object}	Problem
+//	@Failure	415		{object}	Problem
+//	@Router		/users [post]
+func (ctl *UserController) Create(c *gin.Context) {
+	var req CreateUserRequest
+	if err := ctl.bind.JSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	u, err := ctl.users.SignUp(c.Request.Context(), req.Email, req.Name, req.Password)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Header("Location", "/users/"+strconv.FormatInt(u.ID, 10))
+	c.JSON(http.StatusCreated, userResponse(u))
+}
+
+// List returns a page of users.
+//
+//	@Summary	List users
+//	@Tags		users
+//	@Produce	json
+//	@Param		limit	query		int	false	"Page size"		default(50)	minimum(1)	maximum(100)
+//	@Param		offset	query		int	false	"Rows to skip"	default(0)	minimum(0)
+//	@Success	200		{object}	UserPage
+//	@Failure	400		{object}	Problem
+//	@Failure	401		{object}	Problem
+//	@Security	BearerAuth
+//	@Router		/users [get]
+func (ctl *UserController) List(c *gin.Context) {
+	q := defaultPage()
+	if err := ctl.bind.Query(c, &q); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	page, err := ctl.users.List(c.Request.Context(), q.page())
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, pageOf(page, userResponse))
+}
+
+// Me returns the caller.
+//
+//	@Summary	The caller's own user
+//	@Tags		users
+//	@Produce	json
+//	@Success	200	{object}	UserResponse
+//	@Failure	401	{object}	Problem
+//	@Security	BearerAuth
+//	@Router		/users/me [get]
+func (ctl *UserController) Me(c *gin.Context) {
+	ctl.respondUser(c, callerID(c))
+}
+
+// Get returns one user.
+//
+//	@Summary	Get a user
+//	@Tags		users
+//	@Produce	json
+//	@Param		id	path		int	true	"User id"	minimum(1)
+//	@Success	200	{object}	UserResponse
+//	@Failure	400	{object}	Problem
+//	@Failure	401	{object}	Problem
+//	@Failure	404	{object}	Problem
+//	@Security	BearerAuth
+//	@Router		/users/{id} [get]
+func (ctl *UserController) Get(c *gin.Context) {
+	var p IDPath
+	if err := ctl.bind.Path(c, &p); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	ctl.respondUser(c, p.ID)
+}
+
+func (ctl *UserController) respondUser(c *gin.Context, id int64) {
+	u, err := ctl.users.Get(c.Request.Context(), id)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, userResponse(u))
+}
+
+// Update changes the caller's own user.
+//
+//	@Summary	Update your user
+//	@Tags		users
+//	@Accept		json
+//	@Produce	json
+//	@Param		id		path		int					true	"User id"	minimum(1)
+//	@Param		body	body		UpdateUserRequest	true	"Fields to change"
+//	@Success	200		{object}	UserResponse
+//	@Failure	400		{object}	Problem
+//	@Failure	401		{object}	Problem
+//	@Failure	403		{object}	Problem
+//	@Failure	409		{object}	Problem
+//	@Failure	413		{object}	Problem
+//	@Failure	415		{object}	Problem
+//	@Security	BearerAuth
+//	@Router		/users/{id} [put]
+func (ctl *UserController) Update(c *gin.Context) {
+	var (
+		p   IDPath
+		req UpdateUserRequest
+	)
+	if err := ctl.bind.Path(c, &p); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	if err := ctl.bind.JSON(c, &req); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	u, err := ctl.users.Update(c.Request.Context(), callerID(c), p.ID, services.UserChanges{Email: req.Email, Name: req.Name})
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.JSON(http.StatusOK, userResponse(u))
+}
+
+// Delete removes the caller's own user and their items.
+//
+//	@Summary	Delete your user
+//	@Tags		users
+//	@Produce	json
+//	@Param		id	path	int	true	"User id"	minimum(1)
+//	@Success	204
+//	@Failure	400	{object}	Problem
+//	@Failure	401	{object}	Problem
+//	@Failure	403	{object}	Problem
+//	@Security	BearerAuth
+//	@Router		/users/{id} [delete]
+func (ctl *UserController) Delete(c *gin.Context) {
+	var p IDPath
+	if err := ctl.bind.Path(c, &p); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	if err := ctl.users.Delete(c.Request.Context(), callerID(c), p.ID); err != nil {
+		_ = c.Error(err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,23 @@
+// Package providers holds the Wire provider sets, one per layer of the
+// dependency graph, read top to bottom: the app, the controllers (one set per
+// resource) and the request scope.
+package providers
+
+import (
+	"github.com/google/wire"
+
+	"github.com/example/apitemplate/app"
+)
+
+// AppSet builds the process: logger, pool (closed by its cleanup), router and
+// server. The config and the log's destination are injector arguments, given
+// by main (or a test).
+var AppSet = wire.NewSet(
+	app.NewLogger,
+	app.NewAuthConfig,
+	app.OpenDB,
+	app.NewRouter,
+	app.NewServer,
+	app.New,
+	wire.Struct(new(RequestDeps), "*"),
+)

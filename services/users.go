@@ -1,0 +1,128 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// User is a registered account. It has no password field: the hash stays in
+// the repository and travels only through UserStore.Credentials.
+type User struct {
+	ID        int64
+	Email     string
+	Name      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// NewUser is what sign-up stores.
+type NewUser struct {
+	Email        string
+	Name         string
+	PasswordHash string
+}
+
+// UserChanges is a partial update: nil fields keep their value.
+type UserChanges struct {
+	Email *string
+	Name  *string
+}
+
+// UserStore persists users.
+type UserStore interface {
+	Create(ctx context.Context, u NewUser) (User, error)
+	Get(ctx context.Context, id int64) (User, error)
+	List(ctx context.Context, p Page) ([]User, int64, error)
+	Update(ctx context.Context, id int64, c UserChanges) (User, error)
+	// LockForDelete holds the row until the transaction ends, so no item can
+	// be added for the user while it is being deleted.
+	LockForDelete(ctx context.Context, id int64) error
+	Delete(ctx context.Context, id int64) error
+}
+
+// OwnedItemsDeleter removes everything a user owns.
+type OwnedItemsDeleter interface {
+	DeleteByOwner(ctx context.Context, ownerID int64) error
+}
+
+// UserService holds the rules for accounts.
+type UserService struct {
+	users  UserStore
+	items  OwnedItemsDeleter
+	tx     Transactor
+	hasher *PasswordHasher
+}
+
+func NewUserService(users UserStore, items OwnedItemsDeleter, tx Transactor, hasher *PasswordHasher) *UserService {
+	return &UserService{users: users, items: items, tx: tx, hasher: hasher}
+}
+
+// SignUp stores a new account; email and name arrive normalised.
+func (s *UserService) SignUp(ctx context.Context, email, name, password string) (User, error) {
+	hash, err := s.hasher.Hash(password)
+	if err != nil {
+		return User{}, fmt.Errorf("sign up: %w", err)
+	}
+	u, err := s.users.Create(ctx, NewUser{Email: email, Name: name, PasswordHash: hash})
+	if err != nil {
+		return User{}, fmt.Errorf("sign up: %w", err)
+	}
+	return u, nil
+}
+
+func (s *UserService) Get(ctx context.Context, id int64) (User, error) {
+	u, err := s.users.Get(ctx, id)
+	if err != nil {
+		return User{}, fmt.Errorf("get user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+func (s *UserService) List(ctx context.Context, p Page) (PageOf[User], error) {
+	users, total, err := s.users.List(ctx, p)
+	if err != nil {
+		return PageOf[User]{}, fmt.Errorf("list users: %w", err)
+	}
+	return PageOf[User]{Items: users, Page: p, Total: total}, nil
+}
+
+// Update changes the caller's own account; anyone else's is forbidden,
+// whether or not it exists, so ids cannot be probed.
+func (s *UserService) Update(ctx context.Context, callerID, id int64, c UserChanges) (User, error) {
+	if callerID != id {
+		return User{}, ErrForbidden
+	}
+	u, err := s.users.Update(ctx, id, c)
+	if errors.Is(err, ErrNotFound) {
+		err = ErrUnauthenticated // the caller was deleted after authenticating
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("update user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// Delete removes the caller's own account and everything it owns, atomically.
+func (s *UserService) Delete(ctx context.Context, callerID, id int64) error {
+	if callerID != id {
+		return ErrForbidden
+	}
+	err := s.tx.WithinTx(ctx, func(ctx context.Context) error {
+		if err := s.users.LockForDelete(ctx, id); err != nil {
+			return err
+		}
+		if err := s.items.DeleteByOwner(ctx, id); err != nil {
+			return err
+		}
+		return s.users.Delete(ctx, id)
+	})
+	if errors.Is(err, ErrNotFound) {
+		err = ErrUnauthenticated // the caller was deleted after authenticating
+	}
+	if err != nil {
+		return fmt.Errorf("delete user %d: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+//go:build wireinject
+
+// Package apitemplate holds the Wire injectors: the declarations below are
+// compiled by `go tool wire` into wire_gen.go, which is what builds.
+package apitemplate
+
+import (
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/google/wire"
+
+	"github.com/example/apitemplate/app"
+	"github.com/example/apitemplate/controllers"
+	"github.com/example/apitemplate/providers"
+)
+
+// InitializeApp builds the whole process once, at start-up. Its cleanup
+// closes the database pool.
+func InitializeApp(ctx context.Context, cfg app.Config, logOutput io.Writer) (*app.App, func(), error) {
+	wire.Build(providers.AppSet, providers.ControllerSet, newRequestScope)
+	return nil, nil, nil
+}
+
+// InitializeRequestScope builds one request's scope. It runs for every
+// request; its cleanup runs when the request ends, however it ends.
+func InitializeRequestScope(r *http.Request, deps *providers.RequestDeps) (*controllers.RequestScope, func(), error) {
+	wire.Build(providers.RequestSet)
+	return nil, nil, nil
+}
+
+// newRequestScope hands the router the request-scope injector, bound to the
+// app-level dependencies it draws on.
+func newRequestScope(deps *providers.RequestDeps) controllers.NewRequestScope {
+	return func(r *http.Request) (*controllers.RequestScope, func(), error) {
+		return InitializeRequestScope(r, deps)
+	}
+}
