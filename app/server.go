@@ -40,7 +40,8 @@ func New(cfg Config, logger *slog.Logger, server *http.Server) *App {
 // Run serves until ctx is cancelled, then stops accepting, lets in-flight
 // requests finish within SHUTDOWN_TIMEOUT and returns.
 func (a *App) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}

@@ -32,9 +32,9 @@ func (ctl *ItemController) Register(r gin.IRouter) {
 
 // CreateItemRequest is a new item; its owner is the caller.
 type CreateItemRequest struct {
-	Name        string `json:"name" binding:"required,min=1,max=100" minLength:"1" maxLength:"100" example:"Teapot"`
-	Description string `json:"description" binding:"max=1000" maxLength:"1000" example:"Short and stout"`
-	PriceCents  *int64 `json:"price_cents" binding:"required,min=0,max=1000000000000" minimum:"0" maximum:"1000000000000" example:"1999"`
+	Name        string `json:"name" binding:"required,min=1,max=100" example:"Teapot"`
+	Description string `json:"description" binding:"max=1000" example:"Short and stout"`
+	PriceCents  *int64 `json:"price_cents" binding:"required,min=0,max=1000000000000" example:"1999"`
 } //	@name	CreateItemRequest
 
 func (r *CreateItemRequest) normalize() {
@@ -43,9 +43,9 @@ func (r *CreateItemRequest) normalize() {
 
 // UpdateItemRequest changes some of an item's fields; absent ones are kept.
 type UpdateItemRequest struct {
-	Name        *string `json:"name" binding:"omitnil,min=1,max=100" minLength:"1" maxLength:"100" example:"Teapot"`
-	Description *string `json:"description" binding:"omitnil,max=1000" maxLength:"1000" example:"Short and stout"`
-	PriceCents  *int64  `json:"price_cents" binding:"omitnil,min=0,max=1000000000000" minimum:"0" maximum:"1000000000000" example:"2499"`
+	Name        *string `json:"name" binding:"omitnil,min=1,max=100" example:"Teapot"`
+	Description *string `json:"description" binding:"omitnil,max=1000" example:"Short and stout"`
+	PriceCents  *int64  `json:"price_cents" binding:"omitnil,min=0,max=1000000000000" example:"2499"`
 } //	@name	UpdateItemRequest
 
 func (r *UpdateItemRequest) normalize() {
@@ -73,7 +73,7 @@ func itemResponse(it services.Item) ItemResponse {
 }
 
 // ItemPage is a page of items.
-type ItemPage = Page[ItemResponse]
+type ItemPage = Page[ItemResponse] //	@name	ItemPage
 
 // ItemListQuery is a page of items, optionally of one owner.
 type ItemListQuery struct {

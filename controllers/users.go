@@ -33,9 +33,9 @@ func (ctl *UserController) Register(r gin.IRouter) {
 
 // CreateUserRequest signs a user up.
 type CreateUserRequest struct {
-	Email    string `json:"email" binding:"required,max=255,email" maxLength:"255" example:"ada@example.com"`
-	Name     string `json:"name" binding:"required,min=1,max=100" minLength:"1" maxLength:"100" example:"Ada Lovelace"`
-	Password string `json:"password" binding:"required,min=8,maxbytes=72" minLength:"8" maxLength:"72" example:"correct horse"`
+	Email    string `json:"email" binding:"required,max=255,email" format:"email" example:"ada@example.com"`
+	Name     string `json:"name" binding:"required,min=1,max=100" example:"Ada Lovelace"`
+	Password string `json:"password" binding:"required,min=8,maxbytes=72" maxLength:"72" example:"correct horse"`
 } //	@name	CreateUserRequest
 
 func (r *CreateUserRequest) normalize() {
@@ -45,8 +45,8 @@ func (r *CreateUserRequest) normalize() {
 
 // UpdateUserRequest changes some of a user's fields; absent ones are kept.
 type UpdateUserRequest struct {
-	Email *string `json:"email" binding:"omitnil,max=255,email" maxLength:"255" example:"ada@example.com"`
-	Name  *string `json:"name" binding:"omitnil,min=1,max=100" minLength:"1" maxLength:"100" example:"Ada King"`
+	Email *string `json:"email" binding:"omitnil,max=255,email" format:"email" example:"ada@example.com"`
+	Name  *string `json:"name" binding:"omitnil,min=1,max=100" example:"Ada King"`
 } //	@name	UpdateUserRequest
 
 func (r *UpdateUserRequest) normalize() {
@@ -72,7 +72,7 @@ func userResponse(u services.User) UserResponse {
 }
 
 // UserPage is a page of users.
-type UserPage = Page[UserResponse]
+type UserPage = Page[UserResponse] //	@name	UserPage
 
 // Create signs a user up.
 //

@@ -156,7 +156,7 @@ const docTemplate = `{
                     "200": {
                         "description": "OK",
                         "schema": {
-                            "$ref": "#/definitions/controllers.ItemPage"
+                            "$ref": "#/definitions/ItemPage"
                         }
                     },
                     "400": {
@@ -470,7 +470,7 @@ const docTemplate = `{
                     "200": {
                         "description": "OK",
                         "schema": {
-                            "$ref": "#/definitions/controllers.UserPage"
+                            "$ref": "#/definitions/UserPage"
                         }
                     },
                     "400": {
@@ -796,6 +796,7 @@ const docTemplate = `{
             "properties": {
                 "email": {
                     "type": "string",
+                    "format": "email",
                     "maxLength": 255,
                     "example": "ada@example.com"
                 },
@@ -856,6 +857,29 @@ const docTemplate = `{
                 "updated_at": {
                     "type": "string",
                     "example": "2026-01-02T15:04:05.123456Z"
+                }
+            }
+        },
+        "ItemPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/Item"
+                    }
+                },
+                "limit": {
+                    "type": "integer",
+                    "example": 50
+                },
+                "offset": {
+                    "type": "integer",
+                    "example": 0
+                },
+                "total": {
+                    "type": "integer",
+                    "example": 1
                 }
             }
         },
@@ -961,6 +985,7 @@ const docTemplate = `{
             "properties": {
                 "email": {
                     "type": "string",
+                    "format": "email",
                     "maxLength": 255,
                     "example": "ada@example.com"
                 },
@@ -997,30 +1022,7 @@ const docTemplate = `{
                 }
             }
         },
-        "controllers.ItemPage": {
-            "type": "object",
-            "properties": {
-                "items": {
-                    "type": "array",
-                    "items": {
-                        "$ref": "#/definitions/Item"
-                    }
-                },
-                "limit": {
-                    "type": "integer",
-                    "example": 50
-                },
-                "offset": {
-                    "type": "integer",
-                    "example": 0
-                },
-                "total": {
-                    "type": "integer",
-                    "example": 1
-                }
-            }
-        },
-        "controllers.UserPage": {
+        "UserPage": {
             "type": "object",
             "properties": {
                 "items": {

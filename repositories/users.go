@@ -54,7 +54,7 @@ const (
 
 	deleteUser = `DELETE FROM users WHERE id = $1`
 
-	selectCredentials = `SELECT id, password_hash FROM users WHERE lower(email) = $1`
+	selectCredentials = `SELECT id, password_hash FROM users WHERE lower(email) = $1` //nolint:gosec // a query, not a credential
 
 	userExists = `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`
 )

@@ -31,7 +31,7 @@ func main() {
 }
 
 func convert(in, out string) error {
-	raw, err := os.ReadFile(in)
+	raw, err := os.ReadFile(in) //nolint:gosec // a generator reads the file it is told to
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func convert(in, out string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(out, append(doc, '\n'), 0o644)
+	return os.WriteFile(out, append(doc, '\n'), 0o644) //nolint:gosec // a committed document, readable by all
 }
 
 func useBearerScheme(doc *openapi3.T) {
