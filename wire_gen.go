@@ -8,14 +8,13 @@ package apitemplate
 
 import (
 	"context"
-	"io"
-	"net/http"
-
 	"github.com/example/apitemplate/app"
 	"github.com/example/apitemplate/controllers"
 	"github.com/example/apitemplate/providers"
 	"github.com/example/apitemplate/repositories"
 	"github.com/example/apitemplate/services"
+	"io"
+	"net/http"
 )
 
 // Injectors from wire.go:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
@@ -49,19 +51,46 @@ func NewRouter(cfg Config, logger *slog.Logger, db *sqlx.DB, newScope controller
 	return r, nil
 }
 
+var (
+	corsMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions}
+	corsHeaders = []string{"Authorization", "Content-Type", controllers.RequestIDHeader}
+)
+
 func corsMiddleware(origins []string) gin.HandlerFunc {
 	c := cors.New(cors.Options{
 		AllowedOrigins: origins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions},
-		AllowedHeaders: []string{"Authorization", "Content-Type", controllers.RequestIDHeader},
+		AllowedMethods: corsMethods,
+		AllowedHeaders: corsHeaders,
 		ExposedHeaders: []string{controllers.RequestIDHeader, "Location", "Retry-After", "WWW-Authenticate"},
 		MaxAge:         600,
 	})
-	// HandlerFunc answers a preflight itself (204); the chain stops there.
 	return func(ctx *gin.Context) {
-		c.HandlerFunc(ctx.Writer, ctx.Request)
-		if ctx.Request.Method == http.MethodOptions && ctx.GetHeader("Access-Control-Request-Method") != "" {
-			ctx.Abort()
+		preflight := ctx.Request.Method == http.MethodOptions && ctx.GetHeader("Access-Control-Request-Method") != ""
+		if !preflight {
+			c.HandlerFunc(ctx.Writer, ctx.Request)
+			return
 		}
+		// rs/cors matches requested headers only in the form browsers send
+		// them (lower-case, sorted); other clients' spelling is as valid.
+		if requested := ctx.GetHeader("Access-Control-Request-Headers"); requested != "" {
+			ctx.Request.Header.Set("Access-Control-Request-Headers", canonicalHeaderList(requested))
+		}
+		c.HandlerFunc(ctx.Writer, ctx.Request) // answers 204
+		// Answer with the whole policy, not only the part that was asked
+		// about, so a client can learn it from one preflight.
+		if ctx.Writer.Header().Get("Access-Control-Allow-Origin") != "" {
+			ctx.Header("Access-Control-Allow-Methods", strings.Join(corsMethods, ", "))
+			ctx.Header("Access-Control-Allow-Headers", strings.Join(corsHeaders, ", "))
+		}
+		ctx.Abort()
 	}
+}
+
+func canonicalHeaderList(list string) string {
+	names := strings.Split(strings.ToLower(list), ",")
+	for i := range names {
+		names[i] = strings.TrimSpace(names[i])
+	}
+	slices.Sort(names)
+	return strings.Join(slices.Compact(names), ",")
 }

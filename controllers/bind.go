@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"reflect"
 	"slices"
 	"strconv"
@@ -27,7 +28,12 @@ func NewBinder() *Binder {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	v.SetTagName("binding")
 	v.RegisterTagNameFunc(fieldName)
-	// Bcrypt reads at most 72 bytes; longer passwords would be cut silently.
+	// Passwords are measured in bytes: bcrypt reads at most 72 of them and
+	// would cut a longer one silently.
+	_ = v.RegisterValidation("minbytes", func(fl validator.FieldLevel) bool {
+		limit, err := strconv.Atoi(fl.Param())
+		return err == nil && len(fl.Field().String()) >= limit
+	})
 	_ = v.RegisterValidation("maxbytes", func(fl validator.FieldLevel) bool {
 		limit, err := strconv.Atoi(fl.Param())
 		return err == nil && len(fl.Field().String()) <= limit
@@ -59,6 +65,10 @@ func (b *Binder) JSON(c *gin.Context, dst any) error {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
 		return &BadRequestError{Detail: "request body must hold a single JSON value"}
 	}
 	return b.check(dst, "request body failed validation")
@@ -221,6 +231,8 @@ func ruleMessage(fe validator.FieldError) string {
 			return "must be at most " + fe.Param() + " characters"
 		}
 		return "must be at most " + fe.Param()
+	case "minbytes":
+		return "must be at least " + fe.Param() + " characters" // bytes, but ASCII is what people type
 	case "maxbytes":
 		return "must be at most " + fe.Param() + " bytes"
 	}

@@ -18,5 +18,14 @@ func RegisterDocs(r gin.IRouter) {
 	r.GET("/schema/openapi.json", func(c *gin.Context) {
 		c.Data(http.StatusOK, "application/json", docs.OpenAPI)
 	})
-	r.GET("/swagger/*any", ginSwagger.WrapHandler(swaggerFiles.Handler))
+	// gin-swagger would render doc.json per request through swag's shared
+	// SwaggerInfo, which races; the committed document is served instead.
+	ui := ginSwagger.WrapHandler(swaggerFiles.Handler)
+	r.GET("/swagger/*any", func(c *gin.Context) {
+		if c.Param("any") == "/doc.json" {
+			c.Data(http.StatusOK, "application/json; charset=utf-8", docs.Swagger)
+			return
+		}
+		ui(c)
+	})
 }

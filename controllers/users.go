@@ -35,7 +35,7 @@ func (ctl *UserController) Register(r gin.IRouter) {
 type CreateUserRequest struct {
 	Email    string `json:"email" binding:"required,max=255,email" format:"email" example:"ada@example.com"`
 	Name     string `json:"name" binding:"required,min=1,max=100" example:"Ada Lovelace"`
-	Password string `json:"password" binding:"required,min=8,maxbytes=72" maxLength:"72" example:"correct horse"`
+	Password string `json:"password" binding:"required,minbytes=8,maxbytes=72" minLength:"8" maxLength:"72" example:"correct horse"`
 } //	@name	CreateUserRequest
 
 func (r *CreateUserRequest) normalize() {

@@ -69,7 +69,8 @@ func NewTransactor(db *sqlx.DB) *Transactor {
 
 // WithinTx runs fn in a transaction. Inside a request the transaction belongs
 // to the request's unit of work, whose cleanup rolls it back should fn panic;
-// outside one (a CLI, a test) WithinTx makes a unit of work of its own.
+// outside one (a CLI, a test) WithinTx makes a unit of work of its own. A call
+// made inside another joins its transaction (see nested).
 func (t *Transactor) WithinTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
 	u, ok := ctx.Value(unitOfWorkKey{}).(*UnitOfWork)
 	if !ok {
@@ -79,7 +80,7 @@ func (t *Transactor) WithinTx(ctx context.Context, fn func(ctx context.Context) 
 		ctx = u.Attach(ctx)
 	}
 	if u.tx != nil {
-		return fn(ctx)
+		return u.nested(ctx, fn)
 	}
 
 	tx, err := t.db.BeginTxx(ctx, nil)
@@ -94,6 +95,37 @@ func (t *Transactor) WithinTx(ctx context.Context, fn func(ctx context.Context) 
 	u.tx = nil
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// A nested call marks a savepoint, so that when it fails its writes are undone
+// without the outer call's, and a statement the database refused inside it
+// does not leave the whole transaction unusable. PostgreSQL lets a savepoint
+// name be reused: ROLLBACK TO and RELEASE act on the latest one, which is the
+// innermost call's.
+const (
+	savepoint         = `SAVEPOINT within_tx`
+	rollbackSavepoint = `ROLLBACK TO SAVEPOINT within_tx`
+	releaseSavepoint  = `RELEASE SAVEPOINT within_tx`
+)
+
+// nested runs fn inside the transaction already open in u. Only the outermost
+// call commits; a failing inner call undoes its own writes, even when its
+// caller carries on and commits the rest.
+func (u *UnitOfWork) nested(ctx context.Context, fn func(ctx context.Context) error) error {
+	tx := u.tx
+	if _, err := tx.ExecContext(ctx, savepoint); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	if err := fn(ctx); err != nil {
+		if _, rbErr := tx.ExecContext(ctx, rollbackSavepoint); rbErr != nil {
+			return errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rbErr))
+		}
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, releaseSavepoint); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
 	}
 	return nil
 }

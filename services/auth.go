@@ -64,10 +64,13 @@ type CredentialStore interface {
 // LoginFailures remembers failed logins so that guessing can be throttled.
 // Its state lives in the database so every replica sees the same counts.
 type LoginFailures interface {
-	// Recent returns, for each key with failures since since, how many there
-	// were and when the oldest of them happened.
-	Recent(ctx context.Context, keys []string, since time.Time) (map[string]FailureCount, error)
-	Record(ctx context.Context, keys []string, at time.Time) error
+	// Claim counts an attempt against each key before its password is
+	// checked and returns, for each key, the attempts since since, this one
+	// included. Claiming before checking is what makes concurrent guesses
+	// see each other; a claim that is not released stays a failure.
+	Claim(ctx context.Context, keys []string, at, since time.Time) (map[string]FailureCount, error)
+	// Release takes back claims (FailureCount.Claim): those attempts did not fail.
+	Release(ctx context.Context, claims []int64) error
 	Clear(ctx context.Context, key string) error
 }
 
@@ -75,6 +78,7 @@ type LoginFailures interface {
 type FailureCount struct {
 	Count  int
 	Oldest time.Time
+	Claim  int64 // the record this attempt added, to release it by
 }
 
 // AccessToken is what a successful login returns.
@@ -108,8 +112,18 @@ func NewAuthService(cfg AuthConfig, creds CredentialStore, failures LoginFailure
 func (s *AuthService) Login(ctx context.Context, email, password, clientAddr string) (AccessToken, error) {
 	emailKey, addrKey := "email:"+email, "addr:"+clientAddr
 	now := s.now()
-	if err := s.checkThrottle(ctx, emailKey, addrKey, now); err != nil {
-		return AccessToken{}, err
+	claimed, err := s.failures.Claim(ctx, []string{emailKey, addrKey}, now, now.Add(-s.cfg.FailWindow))
+	if err != nil {
+		return AccessToken{}, fmt.Errorf("login: %w", err)
+	}
+	// The bookkeeping below must finish even if the client hangs up: a claim
+	// left behind would count as a failed login.
+	keep := context.WithoutCancel(ctx)
+	if wait := s.throttled(claimed, emailKey, addrKey, now); wait > 0 {
+		if err := s.failures.Release(keep, []int64{claimed[emailKey].Claim, claimed[addrKey].Claim}); err != nil {
+			return AccessToken{}, fmt.Errorf("login: %w", err)
+		}
+		return AccessToken{}, &ThrottledError{RetryAfter: wait}
 	}
 
 	creds, err := s.creds.Credentials(ctx, email)
@@ -119,34 +133,28 @@ func (s *AuthService) Login(ctx context.Context, email, password, clientAddr str
 	case err != nil:
 		return AccessToken{}, fmt.Errorf("login: %w", err)
 	case s.hasher.Matches(creds.PasswordHash, password):
-		if err := s.failures.Clear(ctx, emailKey); err != nil {
+		if err := s.failures.Release(keep, []int64{claimed[addrKey].Claim}); err != nil {
+			return AccessToken{}, fmt.Errorf("login: %w", err)
+		}
+		if err := s.failures.Clear(keep, emailKey); err != nil {
 			return AccessToken{}, fmt.Errorf("login: %w", err)
 		}
 		return s.issue(creds.UserID, now)
 	}
-
-	if err := s.failures.Record(ctx, []string{emailKey, addrKey}, now); err != nil {
-		return AccessToken{}, fmt.Errorf("login: %w", err)
-	}
-	return AccessToken{}, ErrInvalidCredentials
+	return AccessToken{}, ErrInvalidCredentials // the claim stays as the failure
 }
 
-func (s *AuthService) checkThrottle(ctx context.Context, emailKey, addrKey string, now time.Time) error {
-	recent, err := s.failures.Recent(ctx, []string{emailKey, addrKey}, now.Add(-s.cfg.FailWindow))
-	if err != nil {
-		return fmt.Errorf("login: %w", err)
-	}
+// throttled returns how long the caller must wait, or 0: an attempt is
+// refused when, with itself counted, a key is over its limit.
+func (s *AuthService) throttled(claimed map[string]FailureCount, emailKey, addrKey string, now time.Time) time.Duration {
 	limits := map[string]int{emailKey: s.cfg.MaxPerEmail, addrKey: s.cfg.MaxPerAddr}
 	var wait time.Duration
 	for key, limit := range limits {
-		if fc, ok := recent[key]; ok && fc.Count >= limit {
+		if fc, ok := claimed[key]; ok && fc.Count > limit {
 			wait = max(wait, fc.Oldest.Add(s.cfg.FailWindow).Sub(now))
 		}
 	}
-	if wait > 0 {
-		return &ThrottledError{RetryAfter: wait}
-	}
-	return nil
+	return wait
 }
 
 func (s *AuthService) issue(userID int64, now time.Time) (AccessToken, error) {

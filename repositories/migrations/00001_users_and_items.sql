@@ -26,8 +26,11 @@ CREATE TABLE items (
 
 CREATE INDEX items_owner_id_idx ON items (owner_id, id);
 
--- Failed logins, kept in the database so every replica throttles alike.
+-- Failed logins, kept in the database so every replica throttles alike. A
+-- login records its attempt before checking the password and deletes the row
+-- again unless the password was wrong.
 CREATE TABLE login_failures (
+    id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     key       text        NOT NULL,
     failed_at timestamptz NOT NULL
 );

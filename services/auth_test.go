@@ -1,0 +1,490 @@
+package services_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/example/apitemplate/services"
+)
+
+var testAuthConfig = services.AuthConfig{
+	JWTSecret:   []byte("0123456789abcdef0123456789abcdef"),
+	TokenTTL:    time.Hour,
+	Issuer:      "apitemplate-test",
+	Audience:    "apitemplate-clients",
+	BcryptCost:  4,
+	MaxPerEmail: 3,
+	MaxPerAddr:  5,
+	FailWindow:  time.Minute,
+}
+
+const (
+	annEmail    = "ann@example.com"
+	annPassword = "correct horse battery staple"
+	annID       = 42
+	clientAddr  = "192.0.2.7"
+)
+
+// fakeCredentials is a services.CredentialStore with one account per email.
+type fakeCredentials struct {
+	byEmail     map[string]services.Credentials
+	existing    map[int64]bool
+	existsErr   error
+	credCalls   int
+	existsCalls int
+}
+
+func (f *fakeCredentials) Credentials(_ context.Context, email string) (services.Credentials, error) {
+	f.credCalls++
+	c, ok := f.byEmail[email]
+	if !ok {
+		return services.Credentials{}, services.ErrNotFound
+	}
+	return c, nil
+}
+
+func (f *fakeCredentials) Exists(_ context.Context, id int64) (bool, error) {
+	f.existsCalls++
+	return f.existing[id], f.existsErr
+}
+
+// fakeFailures is a services.LoginFailures in memory.
+type fakeFailures struct {
+	at       map[string][]time.Time // attempts per key, open claims included
+	claims   map[int64]fakeClaim    // claims not released or cleared
+	nextID   int64
+	attempts [][]int64 // claim ids, one slice per Claim call
+	cleared  []string
+}
+
+type fakeClaim struct {
+	key string
+	at  time.Time
+}
+
+func (f *fakeFailures) Claim(_ context.Context, keys []string, at, since time.Time) (map[string]services.FailureCount, error) {
+	if f.claims == nil {
+		f.claims = map[int64]fakeClaim{}
+	}
+	ids := make([]int64, len(keys))
+	for i, k := range keys {
+		f.nextID++
+		ids[i] = f.nextID
+		f.claims[f.nextID] = fakeClaim{key: k, at: at}
+		f.at[k] = append(f.at[k], at)
+	}
+	f.attempts = append(f.attempts, ids)
+	counts := map[string]services.FailureCount{}
+	for i, k := range keys {
+		fc := services.FailureCount{Claim: ids[i]}
+		for _, t := range f.at[k] {
+			if !t.After(since) {
+				continue
+			}
+			if fc.Count == 0 || t.Before(fc.Oldest) {
+				fc.Oldest = t
+			}
+			fc.Count++
+		}
+		counts[k] = fc
+	}
+	return counts, nil
+}
+
+func (f *fakeFailures) Release(_ context.Context, claims []int64) error {
+	for _, id := range claims {
+		c, ok := f.claims[id]
+		if !ok {
+			continue
+		}
+		delete(f.claims, id)
+		if i := slices.Index(f.at[c.key], c.at); i >= 0 {
+			f.at[c.key] = slices.Delete(f.at[c.key], i, i+1)
+		}
+	}
+	return nil
+}
+
+// recorded lists, per login attempt, the keys whose claim still stands:
+// the failures that attempt left behind.
+func (f *fakeFailures) recorded() [][]string {
+	var out [][]string
+	for _, ids := range f.attempts {
+		var keys []string
+		for _, id := range ids {
+			if c, ok := f.claims[id]; ok {
+				keys = append(keys, c.key)
+			}
+		}
+		if len(keys) > 0 {
+			out = append(out, keys)
+		}
+	}
+	return out
+}
+
+func (f *fakeFailures) Clear(_ context.Context, key string) error {
+	f.cleared = append(f.cleared, key)
+	delete(f.at, key)
+	for id, c := range f.claims {
+		if c.key == key {
+			delete(f.claims, id)
+		}
+	}
+	return nil
+}
+
+type authFixture struct {
+	svc      *services.AuthService
+	creds    *fakeCredentials
+	failures *fakeFailures
+}
+
+// newAuth returns an AuthService that knows Ann, whose account exists.
+func newAuth(t *testing.T) authFixture {
+	t.Helper()
+	hasher := services.NewPasswordHasher(testAuthConfig)
+	hash, err := hasher.Hash(annPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := authFixture{
+		creds: &fakeCredentials{
+			byEmail:  map[string]services.Credentials{annEmail: {UserID: annID, PasswordHash: hash}},
+			existing: map[int64]bool{annID: true},
+		},
+		failures: &fakeFailures{at: map[string][]time.Time{}},
+	}
+	f.svc, err = services.NewAuthService(testAuthConfig, f.creds, f.failures, hasher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestLoginIssuesHS256Token(t *testing.T) {
+	f := newAuth(t)
+	before := time.Now().Truncate(time.Second)
+	tok, err := f.svc.Login(context.Background(), annEmail, annPassword, clientAddr)
+	if err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	after := time.Now()
+	if tok.ExpiresIn != testAuthConfig.TokenTTL {
+		t.Errorf("ExpiresIn = %s, want %s", tok.ExpiresIn, testAuthConfig.TokenTTL)
+	}
+
+	var claims jwt.RegisteredClaims
+	parsed, err := jwt.ParseWithClaims(tok.Token, &claims, func(*jwt.Token) (any, error) { return testAuthConfig.JWTSecret, nil },
+		jwt.WithValidMethods([]string{"HS256"}))
+	if err != nil {
+		t.Fatalf("token does not verify as HS256 with the secret: %v", err)
+	}
+	if alg := parsed.Header["alg"]; alg != "HS256" {
+		t.Errorf("alg = %v, want HS256", alg)
+	}
+	if claims.Subject != strconv.Itoa(annID) {
+		t.Errorf("sub = %q, want %q", claims.Subject, strconv.Itoa(annID))
+	}
+	if claims.Issuer != testAuthConfig.Issuer {
+		t.Errorf("iss = %q, want %q", claims.Issuer, testAuthConfig.Issuer)
+	}
+	if !slices.Equal(claims.Audience, jwt.ClaimStrings{testAuthConfig.Audience}) {
+		t.Errorf("aud = %q, want [%q]", claims.Audience, testAuthConfig.Audience)
+	}
+	if claims.IssuedAt == nil || claims.IssuedAt.Before(before) || claims.IssuedAt.After(after) {
+		t.Errorf("iat = %v, want between %v and %v", claims.IssuedAt, before, after)
+	}
+	if claims.ExpiresAt == nil || !claims.ExpiresAt.Equal(claims.IssuedAt.Add(testAuthConfig.TokenTTL)) {
+		t.Errorf("exp = %v, want iat + %s", claims.ExpiresAt, testAuthConfig.TokenTTL)
+	}
+
+	id, err := f.svc.Authenticate(context.Background(), tok.Token)
+	if err != nil || id != annID {
+		t.Fatalf("Authenticate(issued token) = %d, %v; want %d", id, err, annID)
+	}
+}
+
+func TestLoginFailsAlikeForWrongPasswordAndUnknownEmail(t *testing.T) {
+	tests := []struct {
+		name, email, password string
+	}{
+		{"wrong password", annEmail, "wrong password"},
+		{"unknown email", "nobody@example.com", annPassword},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newAuth(t)
+			tok, err := f.svc.Login(context.Background(), tt.email, tt.password, clientAddr)
+			if !errors.Is(err, services.ErrInvalidCredentials) {
+				t.Fatalf("err = %v, want ErrInvalidCredentials", err)
+			}
+			if errors.Is(err, services.ErrNotFound) {
+				t.Fatalf("err = %v reveals that the account does not exist", err)
+			}
+			if tok.Token != "" {
+				t.Fatalf("a failed login returned a token")
+			}
+			want := [][]string{{"email:" + tt.email, "addr:" + clientAddr}}
+			if !slices.EqualFunc(f.failures.recorded(), want, slices.Equal) {
+				t.Fatalf("recorded failures = %q, want %q", f.failures.recorded(), want)
+			}
+			if len(f.failures.cleared) != 0 {
+				t.Fatalf("a failed login cleared %q", f.failures.cleared)
+			}
+		})
+	}
+}
+
+func TestLoginThrottles(t *testing.T) {
+	const sinceOldest = 20 * time.Second
+	failuresOf := func(n int) []time.Time {
+		now := time.Now()
+		at := make([]time.Time, n)
+		for i := range at {
+			at[i] = now.Add(-sinceOldest + time.Duration(i)*time.Second)
+		}
+		return at
+	}
+	tests := []struct {
+		name      string
+		emailFail int
+		addrFail  int
+		throttled bool
+	}{
+		{"below both limits", testAuthConfig.MaxPerEmail - 1, testAuthConfig.MaxPerAddr - 1, false},
+		{"email at its limit", testAuthConfig.MaxPerEmail, 0, true},
+		{"email over its limit", testAuthConfig.MaxPerEmail + 2, 0, true},
+		{"address at its limit", 0, testAuthConfig.MaxPerAddr, true},
+		{"both at their limits", testAuthConfig.MaxPerEmail, testAuthConfig.MaxPerAddr, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newAuth(t)
+			f.failures.at["email:"+annEmail] = failuresOf(tt.emailFail)
+			f.failures.at["addr:"+clientAddr] = failuresOf(tt.addrFail)
+			// Even the right password is not looked at while throttled.
+			_, err := f.svc.Login(context.Background(), annEmail, annPassword, clientAddr)
+			if !tt.throttled {
+				if err != nil {
+					t.Fatalf("Login below the limits: %v", err)
+				}
+				return
+			}
+			var throttled *services.ThrottledError
+			if !errors.As(err, &throttled) {
+				t.Fatalf("err = %v, want *ThrottledError", err)
+			}
+			// The wait ends when the oldest failure leaves the window.
+			want := testAuthConfig.FailWindow - sinceOldest
+			if throttled.RetryAfter <= 0 || throttled.RetryAfter > want || throttled.RetryAfter < want-5*time.Second {
+				t.Fatalf("RetryAfter = %s, want about %s", throttled.RetryAfter, want)
+			}
+			if f.creds.credCalls != 0 {
+				t.Fatalf("a throttled login looked up the credentials %d times", f.creds.credCalls)
+			}
+			if len(f.failures.recorded()) != 0 || len(f.failures.cleared) != 0 {
+				t.Fatalf("a throttled login recorded %q and cleared %q", f.failures.recorded(), f.failures.cleared)
+			}
+		})
+	}
+}
+
+func TestLoginThrottlesAfterRepeatedFailures(t *testing.T) {
+	f := newAuth(t)
+	for i := range testAuthConfig.MaxPerEmail {
+		if _, err := f.svc.Login(context.Background(), annEmail, "wrong", clientAddr); !errors.Is(err, services.ErrInvalidCredentials) {
+			t.Fatalf("attempt %d: err = %v, want ErrInvalidCredentials", i+1, err)
+		}
+	}
+	_, err := f.svc.Login(context.Background(), annEmail, annPassword, clientAddr)
+	var throttled *services.ThrottledError
+	if !errors.As(err, &throttled) || throttled.RetryAfter <= 0 {
+		t.Fatalf("after %d failures: err = %v, want *ThrottledError with a positive RetryAfter", testAuthConfig.MaxPerEmail, err)
+	}
+}
+
+func TestLoginSuccessClearsEmailFailures(t *testing.T) {
+	f := newAuth(t)
+	if _, err := f.svc.Login(context.Background(), annEmail, "wrong", clientAddr); !errors.Is(err, services.ErrInvalidCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if _, err := f.svc.Login(context.Background(), annEmail, annPassword, clientAddr); err != nil {
+		t.Fatalf("right password: %v", err)
+	}
+	// The address key stays: one good account must not reset a guesser's count.
+	if want := []string{"email:" + annEmail}; !slices.Equal(f.failures.cleared, want) {
+		t.Fatalf("cleared = %q, want %q", f.failures.cleared, want)
+	}
+	if _, ok := f.failures.at["addr:"+clientAddr]; !ok {
+		t.Fatalf("the address's failures were forgotten")
+	}
+}
+
+// validClaims returns claims that pass every check, for subject sub.
+func validClaims(sub string) jwt.MapClaims {
+	now := time.Now()
+	return jwt.MapClaims{
+		"sub": sub,
+		"iss": testAuthConfig.Issuer,
+		"aud": testAuthConfig.Audience,
+		"iat": now.Unix(),
+		"exp": now.Add(time.Hour).Unix(),
+	}
+}
+
+func sign(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatalf("sign %s: %v", method.Alg(), err)
+	}
+	return s
+}
+
+// with returns valid claims for Ann changed by change.
+func with(change func(jwt.MapClaims)) jwt.MapClaims {
+	c := validClaims(strconv.Itoa(annID))
+	change(c)
+	return c
+}
+
+// rs256HMAC is the key-confusion attack: a header claiming RS256 over a
+// signature made with the HMAC secret.
+func rs256HMAC(t *testing.T, claims jwt.MapClaims) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT"})
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signing := enc.EncodeToString(header) + "." + enc.EncodeToString(payload)
+	mac := hmac.New(sha256.New, testAuthConfig.JWTSecret)
+	mac.Write([]byte(signing))
+	return signing + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+func TestAuthenticate(t *testing.T) {
+	secret := testAuthConfig.JWTSecret
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := strconv.Itoa(annID)
+	tests := []struct {
+		name  string
+		token func(t *testing.T) string
+		ok    bool
+	}{
+		{"valid", func(t *testing.T) string { return sign(t, jwt.SigningMethodHS256, secret, validClaims(ann)) }, true},
+		{"expired within the leeway", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, secret, with(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-10 * time.Second).Unix() }))
+		}, true},
+		{"empty", func(*testing.T) string { return "" }, false},
+		{"garbage", func(*testing.T) string { return "not.a.token" }, false},
+		{"alg none", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, validClaims(ann))
+		}, false},
+		{"HS384", func(t *testing.T) string { return sign(t, jwt.SigningMethodHS384, secret, validClaims(ann)) }, false},
+		{"HS512", func(t *testing.T) string { return sign(t, jwt.SigningMethodHS512, secret, validClaims(ann)) }, false},
+		{"RS256", func(t *testing.T) string { return sign(t, jwt.SigningMethodRS256, rsaKey, validClaims(ann)) }, false},
+		{"RS256 header over an HMAC signature", func(t *testing.T) string { return rs256HMAC(t, validClaims(ann)) }, false},
+		{"wrong secret", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, []byte("another-secret-another-secret-32"), validClaims(ann))
+		}, false},
+		{"wrong issuer", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, secret, with(func(c jwt.MapClaims) { c["iss"] = "someone-else" }))
+		}, false},
+		{"no issuer", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, secret, with(func(c jwt.MapClaims) { delete(c, "iss") }))
+		}, false},
+		{"wrong audience", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, secret, with(func(c jwt.MapClaims) { c["aud"] = "another-api" }))
+		}, false},
+		{"no audience", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, secret, with(func(c jwt.MapClaims) { delete(c, "aud") }))
+		}, false},
+		{"expired beyond the leeway", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, secret, with(func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }))
+		}, false},
+		{"no expiry", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, secret, with(func(c jwt.MapClaims) { delete(c, "exp") }))
+		}, false},
+		{"issued in the future", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, secret, with(func(c jwt.MapClaims) { c["iat"] = time.Now().Add(10 * time.Minute).Unix() }))
+		}, false},
+		{"non-numeric subject", func(t *testing.T) string { return sign(t, jwt.SigningMethodHS256, secret, validClaims("ann")) }, false},
+		{"zero subject", func(t *testing.T) string { return sign(t, jwt.SigningMethodHS256, secret, validClaims("0")) }, false},
+		{"no subject", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, secret, with(func(c jwt.MapClaims) { delete(c, "sub") }))
+		}, false},
+		{"user no longer exists", func(t *testing.T) string { return sign(t, jwt.SigningMethodHS256, secret, validClaims("43")) }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newAuth(t)
+			id, err := f.svc.Authenticate(context.Background(), tt.token(t))
+			if tt.ok {
+				if err != nil || id != annID {
+					t.Fatalf("Authenticate = %d, %v; want %d", id, err, annID)
+				}
+				return
+			}
+			if !errors.Is(err, services.ErrUnauthenticated) || id != 0 {
+				t.Fatalf("Authenticate = %d, %v; want 0, ErrUnauthenticated", id, err)
+			}
+		})
+	}
+}
+
+func TestAuthenticateStoreFailureIsNotUnauthenticated(t *testing.T) {
+	f := newAuth(t)
+	f.creds.existsErr = errStore
+	_, err := f.svc.Authenticate(context.Background(), sign(t, jwt.SigningMethodHS256, testAuthConfig.JWTSecret, validClaims(strconv.Itoa(annID))))
+	// A database outage is a 500, not a reason to log everyone out.
+	if !errors.Is(err, errStore) || errors.Is(err, services.ErrUnauthenticated) {
+		t.Fatalf("err = %v, want the store's error", err)
+	}
+}
+
+func TestCallerVerifiesOnce(t *testing.T) {
+	tests := []struct {
+		name        string
+		sub         string
+		wantID      int64
+		wantErr     error
+		existsCalls int
+	}{
+		{"valid token", strconv.Itoa(annID), annID, nil, 1},
+		{"user gone", "43", 0, services.ErrUnauthenticated, 1},
+		{"bad token", "not-a-number", 0, services.ErrUnauthenticated, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newAuth(t)
+			caller := services.NewCaller(f.svc, sign(t, jwt.SigningMethodHS256, testAuthConfig.JWTSecret, validClaims(tt.sub)))
+			for i := range 3 {
+				id, err := caller.UserID(context.Background())
+				if id != tt.wantID || !errors.Is(err, tt.wantErr) {
+					t.Fatalf("call %d: UserID = %d, %v; want %d, %v", i+1, id, err, tt.wantID, tt.wantErr)
+				}
+			}
+			if f.creds.existsCalls != tt.existsCalls {
+				t.Fatalf("the store was asked %d times, want %d", f.creds.existsCalls, tt.existsCalls)
+			}
+		})
+	}
+}

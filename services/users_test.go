@@ -1,0 +1,241 @@
+package services_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/example/apitemplate/services"
+)
+
+// errStore stands for any failure of the database that is not a domain error.
+var errStore = errors.New("store failed")
+
+// fakeTx is a services.Transactor that runs fn in place and remembers whether
+// a call is in progress, so fake stores can record which of their calls ran
+// inside it.
+type fakeTx struct {
+	calls int
+	inTx  bool
+}
+
+func (f *fakeTx) WithinTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	f.calls++
+	f.inTx = true
+	defer func() { f.inTx = false }()
+	return fn(ctx)
+}
+
+// opLog records the store calls a test made, in order, marking those made
+// inside fakeTx.WithinTx with " (tx)".
+type opLog struct {
+	tx  *fakeTx
+	ops []string
+}
+
+func (l *opLog) add(format string, args ...any) {
+	op := fmt.Sprintf(format, args...)
+	if l.tx != nil && l.tx.inTx {
+		op += " (tx)"
+	}
+	l.ops = append(l.ops, op)
+}
+
+// fakeUsers is a services.UserStore and services.OwnedItemsDeleter whose
+// methods fail with fail[name] when it is set.
+type fakeUsers struct {
+	log  *opLog
+	fail map[string]error
+}
+
+func (f *fakeUsers) Create(_ context.Context, u services.NewUser) (services.User, error) {
+	f.log.add("Create %s", u.Email)
+	if err := f.fail["Create"]; err != nil {
+		return services.User{}, err
+	}
+	return services.User{ID: 1, Email: u.Email, Name: u.Name}, nil
+}
+
+func (f *fakeUsers) Get(_ context.Context, id int64) (services.User, error) {
+	f.log.add("Get %d", id)
+	if err := f.fail["Get"]; err != nil {
+		return services.User{}, err
+	}
+	return services.User{ID: id}, nil
+}
+
+func (f *fakeUsers) List(_ context.Context, _ services.Page) ([]services.User, int64, error) {
+	f.log.add("List")
+	return nil, 0, f.fail["List"]
+}
+
+func (f *fakeUsers) Update(_ context.Context, id int64, c services.UserChanges) (services.User, error) {
+	f.log.add("Update %d", id)
+	if err := f.fail["Update"]; err != nil {
+		return services.User{}, err
+	}
+	u := services.User{ID: id}
+	if c.Name != nil {
+		u.Name = *c.Name
+	}
+	return u, nil
+}
+
+func (f *fakeUsers) LockForDelete(_ context.Context, id int64) error {
+	f.log.add("LockForDelete %d", id)
+	return f.fail["LockForDelete"]
+}
+
+func (f *fakeUsers) Delete(_ context.Context, id int64) error {
+	f.log.add("Delete %d", id)
+	return f.fail["Delete"]
+}
+
+func (f *fakeUsers) DeleteByOwner(_ context.Context, ownerID int64) error {
+	f.log.add("DeleteByOwner %d", ownerID)
+	return f.fail["DeleteByOwner"]
+}
+
+// testHasher hashes at bcrypt's lowest cost, so tests stay fast.
+func testHasher() *services.PasswordHasher {
+	return services.NewPasswordHasher(services.AuthConfig{BcryptCost: 4})
+}
+
+func newUserService(fail map[string]error) (*services.UserService, *opLog, *fakeTx) {
+	tx := &fakeTx{}
+	log := &opLog{tx: tx}
+	store := &fakeUsers{log: log, fail: fail}
+	return services.NewUserService(store, store, tx, testHasher()), log, tx
+}
+
+func TestUserServiceRefusesAnotherAccount(t *testing.T) {
+	name := "Mallory"
+	tests := []struct {
+		name string
+		call func(s *services.UserService) error
+	}{
+		{"update", func(s *services.UserService) error {
+			_, err := s.Update(context.Background(), 1, 2, services.UserChanges{Name: &name})
+			return err
+		}},
+		{"delete", func(s *services.UserService) error {
+			return s.Delete(context.Background(), 1, 2)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, log, tx := newUserService(nil)
+			if err := tt.call(svc); !errors.Is(err, services.ErrForbidden) {
+				t.Fatalf("caller 1 on account 2: err = %v, want ErrForbidden", err)
+			}
+			if len(log.ops) != 0 || tx.calls != 0 {
+				t.Fatalf("a forbidden call reached the store: ops %q, transactions %d", log.ops, tx.calls)
+			}
+		})
+	}
+}
+
+func TestUserServiceUpdate(t *testing.T) {
+	name := "Ann"
+	conflict := &services.ConflictError{Resource: "user", Field: "email"}
+	tests := []struct {
+		name     string
+		storeErr error
+		wantErr  error // nil: success
+		notErr   error // an error the result must not match
+	}{
+		{name: "own account", storeErr: nil},
+		// The caller was deleted after the token was checked: that is a
+		// stale identity (401), not a missing resource (404).
+		{name: "own account gone", storeErr: services.ErrNotFound, wantErr: services.ErrUnauthenticated, notErr: services.ErrNotFound},
+		{name: "conflict passes through", storeErr: conflict, wantErr: conflict},
+		{name: "store failure passes through", storeErr: errStore, wantErr: errStore},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, log, _ := newUserService(map[string]error{"Update": tt.storeErr})
+			u, err := svc.Update(context.Background(), 7, 7, services.UserChanges{Name: &name})
+			if !slices.Equal(log.ops, []string{"Update 7"}) {
+				t.Fatalf("store calls = %q, want one Update of account 7", log.ops)
+			}
+			if tt.wantErr == nil {
+				if err != nil || u.ID != 7 || u.Name != "Ann" {
+					t.Fatalf("Update = %+v, %v; want user 7 named Ann", u, err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if tt.notErr != nil && errors.Is(err, tt.notErr) {
+				t.Fatalf("err = %v, must not match %v", err, tt.notErr)
+			}
+		})
+	}
+}
+
+func TestUserServiceDeleteIsOneTransaction(t *testing.T) {
+	svc, log, tx := newUserService(nil)
+	if err := svc.Delete(context.Background(), 7, 7); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	want := []string{"LockForDelete 7 (tx)", "DeleteByOwner 7 (tx)", "Delete 7 (tx)"}
+	if !slices.Equal(log.ops, want) {
+		t.Fatalf("store calls = %q, want %q", log.ops, want)
+	}
+	if tx.calls != 1 {
+		t.Fatalf("WithinTx called %d times, want once", tx.calls)
+	}
+}
+
+func TestUserServiceDeleteFailures(t *testing.T) {
+	tests := []struct {
+		name    string
+		fail    map[string]error
+		wantOps []string
+		wantErr error
+		notErr  error
+	}{
+		{
+			name:    "own account gone before the lock",
+			fail:    map[string]error{"LockForDelete": services.ErrNotFound},
+			wantOps: []string{"LockForDelete 7 (tx)"},
+			wantErr: services.ErrUnauthenticated, notErr: services.ErrNotFound,
+		},
+		{
+			name:    "deleting the items fails",
+			fail:    map[string]error{"DeleteByOwner": errStore},
+			wantOps: []string{"LockForDelete 7 (tx)", "DeleteByOwner 7 (tx)"},
+			wantErr: errStore,
+		},
+		{
+			name:    "own account gone at the delete",
+			fail:    map[string]error{"Delete": services.ErrNotFound},
+			wantOps: []string{"LockForDelete 7 (tx)", "DeleteByOwner 7 (tx)", "Delete 7 (tx)"},
+			wantErr: services.ErrUnauthenticated, notErr: services.ErrNotFound,
+		},
+		{
+			name:    "deleting the user fails",
+			fail:    map[string]error{"Delete": errStore},
+			wantOps: []string{"LockForDelete 7 (tx)", "DeleteByOwner 7 (tx)", "Delete 7 (tx)"},
+			wantErr: errStore,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, log, _ := newUserService(tt.fail)
+			err := svc.Delete(context.Background(), 7, 7)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if tt.notErr != nil && errors.Is(err, tt.notErr) {
+				t.Fatalf("err = %v, must not match %v", err, tt.notErr)
+			}
+			if !slices.Equal(log.ops, tt.wantOps) {
+				t.Fatalf("store calls = %q, want %q", log.ops, tt.wantOps)
+			}
+		})
+	}
+}
