@@ -145,6 +145,13 @@ func uniqueViolation(err error, constraint string) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
 }
 
+// foreignKeyViolation reports whether err is PostgreSQL's
+// foreign_key_violation on the named constraint.
+func foreignKeyViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503" && pgErr.ConstraintName == constraint
+}
+
 // expectRow turns a statement that touched no row into services.ErrNotFound.
 func expectRow(res sql.Result) error {
 	n, err := res.RowsAffected()

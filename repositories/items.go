@@ -62,6 +62,8 @@ const (
 	deleteItemsByOwner = `DELETE FROM items WHERE owner_id = $1`
 )
 
+const itemOwnerForeignKey = "items_owner_id_fkey"
+
 // ItemRepository stores items in PostgreSQL.
 type ItemRepository struct {
 	db *sqlx.DB
@@ -74,6 +76,9 @@ func NewItemRepository(db *sqlx.DB) *ItemRepository {
 func (r *ItemRepository) Create(ctx context.Context, it services.NewItem) (services.Item, error) {
 	var row itemRow
 	err := conn(ctx, r.db).GetContext(ctx, &row, insertItem, it.Name, it.Description, it.PriceCents, it.OwnerID)
+	if foreignKeyViolation(err, itemOwnerForeignKey) {
+		return services.Item{}, services.ErrUnauthenticated // the owner was deleted after authenticating
+	}
 	if err != nil {
 		return services.Item{}, fmt.Errorf("insert item: %w", err)
 	}

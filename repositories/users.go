@@ -148,5 +148,5 @@ func userWriteError(err error) error {
 	if uniqueViolation(err, emailUniqueIndex) {
 		return &services.ConflictError{Resource: "user", Field: "email"}
 	}
-	return notFound(err)
+	return fmt.Errorf("write user: %w", notFound(err))
 }

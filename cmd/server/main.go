@@ -42,6 +42,9 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, stop listening so a second one kills the
+	// process at once, as an impatient operator expects.
+	context.AfterFunc(ctx, stop)
 
 	a, cleanup, err := apitemplate.InitializeApp(ctx, cfg, os.Stdout)
 	if err != nil {

@@ -184,7 +184,7 @@ func (a *API) Do(req Request) *Response {
 		}
 		body = bytes.NewReader(enc)
 	}
-	r := httptest.NewRequest(req.Method, req.Path, body)
+	r := httptest.NewRequestWithContext(context.Background(), req.Method, req.Path, body)
 	r.RemoteAddr = "192.0.2.1:1234"
 	if body != nil {
 		r.Header.Set("Content-Type", "application/json")
