@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/gin-gonic/gin"
 	"github.com/google/wire"
 
 	"github.com/example/apitemplate/app"
@@ -20,6 +21,13 @@ import (
 // closes the database pool.
 func InitializeApp(ctx context.Context, cfg app.Config, logOutput io.Writer) (*app.App, func(), error) {
 	wire.Build(providers.AppSet, providers.ControllerSet, newRequestScope)
+	return nil, nil, nil
+}
+
+// InitializeRouter builds the same router as InitializeApp on a pool that
+// never connects: for inspecting the routes without a database.
+func InitializeRouter(cfg app.Config, logOutput io.Writer) (*gin.Engine, func(), error) {
+	wire.Build(providers.RouterSet, providers.ControllerSet, app.NewOfflineDB, newRequestScope)
 	return nil, nil, nil
 }
 

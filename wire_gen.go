@@ -13,6 +13,7 @@ import (
 	"github.com/example/apitemplate/providers"
 	"github.com/example/apitemplate/repositories"
 	"github.com/example/apitemplate/services"
+	"github.com/gin-gonic/gin"
 	"io"
 	"net/http"
 )
@@ -63,6 +64,52 @@ func InitializeApp(ctx context.Context, cfg app.Config, logOutput io.Writer) (*a
 	server := app.NewServer(cfg, engine)
 	appApp := app.New(cfg, logger, server)
 	return appApp, func() {
+		cleanup()
+	}, nil
+}
+
+// InitializeRouter builds the same router as InitializeApp on a pool that
+// never connects: for inspecting the routes without a database.
+func InitializeRouter(cfg app.Config, logOutput io.Writer) (*gin.Engine, func(), error) {
+	logger := app.NewLogger(cfg, logOutput)
+	db, cleanup, err := app.NewOfflineDB(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	authConfig, err := app.NewAuthConfig(cfg, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	userRepository := repositories.NewUserRepository(db)
+	loginFailureRepository := repositories.NewLoginFailureRepository(db, authConfig)
+	passwordHasher := services.NewPasswordHasher(authConfig)
+	authService, err := services.NewAuthService(authConfig, userRepository, loginFailureRepository, passwordHasher)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	requestDeps := &providers.RequestDeps{
+		DB:     db,
+		Logger: logger,
+		Auth:   authService,
+	}
+	controllersNewRequestScope := newRequestScope(requestDeps)
+	binder := controllers.NewBinder()
+	authController := controllers.NewAuthController(authService, binder)
+	itemRepository := repositories.NewItemRepository(db)
+	transactor := repositories.NewTransactor(db)
+	userService := services.NewUserService(userRepository, itemRepository, transactor, passwordHasher)
+	userController := controllers.NewUserController(userService, binder)
+	itemService := services.NewItemService(itemRepository)
+	itemController := controllers.NewItemController(itemService, binder)
+	v := providers.Controllers(authController, userController, itemController)
+	engine, err := app.NewRouter(cfg, logger, db, controllersNewRequestScope, v)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return engine, func() {
 		cleanup()
 	}, nil
 }

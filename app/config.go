@@ -6,17 +6,22 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/jackc/pgx/v5"
+	"github.com/joho/godotenv"
 
 	"github.com/example/apitemplate/services"
 )
 
-// Config is every setting of the server, read from the environment.
+// Config is every setting of the server, read from the environment and
+// .env. .env.example lists them all; app's tests keep it in step.
 type Config struct {
 	Env      string `env:"APP_ENV" envDefault:"development"` // "production" tightens the checks in Validate
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
@@ -26,6 +31,10 @@ type Config struct {
 	DBMaxOpenConns    int           `env:"DB_MAX_OPEN_CONNS" envDefault:"20"`
 	DBMaxIdleConns    int           `env:"DB_MAX_IDLE_CONNS" envDefault:"20"`
 	DBConnMaxLifetime time.Duration `env:"DB_CONN_MAX_LIFETIME" envDefault:"30m"`
+	// DBTracer, when set, sees every statement the pool sends: a hook for
+	// instrumentation and for tests that count round trips. Code sets it;
+	// the environment cannot.
+	DBTracer pgx.QueryTracer `env:"-"`
 
 	JWTSecret   string        `env:"JWT_SECRET"`
 	JWTTTL      time.Duration `env:"JWT_TTL" envDefault:"1h"`
@@ -49,9 +58,19 @@ type Config struct {
 // MinJWTSecretBytes is the shortest HS256 key production accepts.
 const MinJWTSecretBytes = 32
 
-// LoadConfig reads Config from the environment and validates it.
+// DotEnvFile is read from the working directory when it exists, so a
+// developer's settings survive shells and restarts without being exported.
+const DotEnvFile = ".env"
+
+// LoadConfig reads Config from the environment and DotEnvFile, and
+// validates it. A variable set in the environment wins over the file, so
+// an operator can always override it.
 func LoadConfig() (Config, error) {
-	cfg, err := env.ParseAs[Config]()
+	vars, err := environment(DotEnvFile)
+	if err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{Environment: vars})
 	if err != nil {
 		return Config{}, fmt.Errorf("configuration: %w", nameVariables(err))
 	}
@@ -59,6 +78,24 @@ func LoadConfig() (Config, error) {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// environment is the variables in dotEnv (if it exists) overlaid with the
+// process environment. The process environment is read, never changed.
+func environment(dotEnv string) (map[string]string, error) {
+	vars, err := godotenv.Read(dotEnv)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		vars = map[string]string{}
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", dotEnv, err)
+	}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	return vars, nil
 }
 
 // nameVariables rewrites env's parse errors, which name the Go field, to

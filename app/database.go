@@ -24,6 +24,9 @@ func OpenDB(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlx.DB, fun
 	if err != nil {
 		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
+	if cfg.DBTracer != nil {
+		pgxCfg.Tracer = cfg.DBTracer
+	}
 	db := sqlx.NewDb(stdlib.OpenDB(*pgxCfg), "pgx")
 	db.SetMaxOpenConns(cfg.DBMaxOpenConns)
 	db.SetMaxIdleConns(cfg.DBMaxIdleConns)
@@ -44,4 +47,16 @@ func OpenDB(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlx.DB, fun
 		logger.DebugContext(ctx, "migrations applied")
 	}
 	return db, cleanup, nil
+}
+
+// NewOfflineDB is a pool on DATABASE_URL that has not connected, and does
+// not until something queries it. Building the router queries nothing, so
+// tools that only inspect it (server routes) run without a database.
+func NewOfflineDB(cfg Config) (*sqlx.DB, func(), error) {
+	pgxCfg, err := pgx.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	db := sqlx.NewDb(stdlib.OpenDB(*pgxCfg), "pgx")
+	return db, func() { _ = db.Close() }, nil
 }

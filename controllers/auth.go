@@ -25,9 +25,13 @@ func (ctl *AuthController) Register(r gin.IRouter) {
 }
 
 // LoginRequest is a login attempt.
+//
+//	@Description	Credentials for a login.
 type LoginRequest struct {
-	Email    string `json:"email" binding:"required,max=255" example:"ada@example.com"`
-	Password string `json:"password" binding:"required,maxbytes=72" example:"correct horse"`
+	// Compared case-insensitively, surrounding whitespace ignored.
+	Email string `json:"email" binding:"required,max=255" extensions:"x-trimmed" example:"ada@example.com"`
+	// At most 72 bytes of UTF-8.
+	Password string `json:"password" binding:"required,maxbytes=72" maxLength:"72" example:"correct horse"`
 } //	@name	LoginRequest
 
 func (r *LoginRequest) normalize() {
@@ -35,26 +39,34 @@ func (r *LoginRequest) normalize() {
 }
 
 // TokenResponse is an issued access token.
+//
+//	@Description	A bearer token for the Authorization header of protected routes.
 type TokenResponse struct {
+	// An HS256 JWT; send it as "Authorization: Bearer <token>".
 	AccessToken string `json:"access_token" example:"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."`
-	TokenType   string `json:"token_type" example:"Bearer"`
-	ExpiresIn   int    `json:"expires_in" example:"3600"`
+	// Always Bearer.
+	TokenType string `json:"token_type" enums:"Bearer" example:"Bearer"`
+	// Seconds until the token expires.
+	ExpiresIn int `json:"expires_in" example:"3600"`
 } //	@name	TokenResponse
 
 // Login exchanges an email and password for a bearer token.
 //
 //	@Summary		Log in
-//	@Description	Unknown email and wrong password get the same 401. Repeated failures are throttled per email and per client address.
+//	@Description	Unknown email and wrong password get the same 401. Repeated failures are throttled per email and per client address: 429 until the window passes.
+//	@ID				login
 //	@Tags			auth
 //	@Accept			json
 //	@Produce		json
 //	@Param			body	body		LoginRequest	true	"Credentials"
 //	@Success		200		{object}	TokenResponse
 //	@Failure		400		{object}	Problem
-//	@Failure		401		{object}	Problem
+//	@Failure		401		{object}	Problem	"Unknown email or wrong password"
 //	@Failure		413		{object}	Problem
 //	@Failure		415		{object}	Problem
 //	@Failure		429		{object}	Problem
+//	@Header			429		{integer}	Retry-After	"Seconds until a login may be tried again"
+//	@Failure		500		{object}	Problem
 //	@Router			/auth/login [post]
 func (ctl *AuthController) Login(c *gin.Context) {
 	var req LoginRequest

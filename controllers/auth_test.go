@@ -43,7 +43,7 @@ func uaLoginFrom(api *apitest.API, remoteAddr, email, password string, header ma
 // no longer than the window.
 func uaCheckThrottled(t *testing.T, res *apitest.Response, window time.Duration) {
 	t.Helper()
-	uaCheckProblem(t, res, http.StatusTooManyRequests, "/auth/login")
+	requireProblem(t, res, http.StatusTooManyRequests, "/auth/login")
 	ra := res.Header.Get("Retry-After")
 	secs, err := strconv.Atoi(ra)
 	if err != nil || secs <= 0 || secs > int(window.Seconds()+0.5) {
@@ -119,7 +119,7 @@ func TestLoginBadCredentials(t *testing.T) {
 	wrong := uaLogin(api, "ada@example.com", "wrong horse")
 	for name, res := range map[string]*apitest.Response{"unknown email": unknown, "wrong password": wrong} {
 		t.Run(name, func(t *testing.T) {
-			uaCheckProblem(t, res, http.StatusUnauthorized, "/auth/login")
+			requireProblem(t, res, http.StatusUnauthorized, "/auth/login")
 			if strings.Contains(string(res.Body), "access_token") {
 				t.Errorf("a failed login issued a token: %s", res.Body)
 			}

@@ -12,22 +12,41 @@ import (
 const readyTimeout = time.Second
 
 // Status is the body of the health endpoints.
+//
+//	@Description	The answer of a health probe.
 type Status struct {
-	Status string `json:"status" example:"healthy"`
+	// "healthy" from the liveness probes, "ready" from the readiness probe.
+	Status string `json:"status" enums:"healthy,ready" example:"healthy"`
 } //	@name	Status
 
 // Healthy answers that the process is up. It touches no dependency, so a
 // database outage never makes an orchestrator restart a healthy process.
 //
-//	@Summary	Liveness probe
-//	@Tags		health
-//	@Produce	json
-//	@Success	200	{object}	Status
-//	@Router		/ [get]
-//	@Router		/healthz [get]
+//	@Summary		Liveness probe
+//	@Description	Answers without touching the database.
+//	@ID				getHealthz
+//	@Tags			health
+//	@Produce		json
+//	@Success		200	{object}	Status
+//	@Failure		500	{object}	Problem
+//	@Router			/healthz [get]
 func Healthy(c *gin.Context) {
 	c.JSON(http.StatusOK, Status{Status: "healthy"})
 }
+
+// The root is the same handler as /healthz, for probes that only know "/".
+// Swag gives one function's annotations one operationId, so the root's
+// operation is declared on this alias to have an id of its own.
+//
+//	@Summary		Liveness probe at the root
+//	@Description	The same answer as GET /healthz.
+//	@ID				getRoot
+//	@Tags			health
+//	@Produce		json
+//	@Success		200	{object}	Status
+//	@Failure		500	{object}	Problem
+//	@Router			/ [get]
+var _ = Healthy
 
 // Pinger is the one thing readiness needs from the database.
 type Pinger interface {
@@ -36,12 +55,15 @@ type Pinger interface {
 
 // Ready answers whether the database responds within a second.
 //
-//	@Summary	Readiness probe
-//	@Tags		health
-//	@Produce	json
-//	@Success	200	{object}	Status
-//	@Failure	503	{object}	Problem
-//	@Router		/readyz [get]
+//	@Summary		Readiness probe
+//	@Description	200 while the database answers a ping within a second, 503 otherwise.
+//	@ID				getReadyz
+//	@Tags			health
+//	@Produce		json
+//	@Success		200	{object}	Status
+//	@Failure		500	{object}	Problem
+//	@Failure		503	{object}	Problem
+//	@Router			/readyz [get]
 func Ready(db Pinger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)

@@ -49,6 +49,11 @@ func requireProblem(t *testing.T, res *apitest.Response, status int, path string
 			t.Errorf("problem has no %q member: %s", key, res.Body)
 		}
 	}
+	for key := range raw {
+		if !slices.Contains([]string{"type", "title", "status", "detail", "instance", "errors"}, key) {
+			t.Errorf("problem has unexpected member %q: %s", key, res.Body)
+		}
+	}
 	var p problemBody
 	res.JSON(t, &p)
 	if p.Type != "about:blank" {

@@ -31,10 +31,15 @@ func (ctl *ItemController) Register(r gin.IRouter) {
 }
 
 // CreateItemRequest is a new item; its owner is the caller.
+//
+//	@Description	A new item; its owner is the caller.
 type CreateItemRequest struct {
-	Name        string `json:"name" binding:"required,min=1,max=100" example:"Teapot"`
+	// 1 to 100 characters once surrounding whitespace is trimmed.
+	Name string `json:"name" binding:"required,min=1,max=100" extensions:"x-trimmed" example:"Teapot"`
+	// At most 1000 characters; defaults to "".
 	Description string `json:"description" binding:"max=1000" example:"Short and stout"`
-	PriceCents  *int64 `json:"price_cents" binding:"required,min=0,max=1000000000000" example:"1999"`
+	// The price in cents; 0 is a free item.
+	PriceCents *int64 `json:"price_cents" binding:"required,min=0,max=1000000000000" example:"1999"`
 } //	@name	CreateItemRequest
 
 func (r *CreateItemRequest) normalize() {
@@ -42,10 +47,15 @@ func (r *CreateItemRequest) normalize() {
 }
 
 // UpdateItemRequest changes some of an item's fields; absent ones are kept.
+//
+//	@Description	The fields to change; absent (or null) ones keep their value.
 type UpdateItemRequest struct {
-	Name        *string `json:"name" binding:"omitnil,min=1,max=100" example:"Teapot"`
+	// 1 to 100 characters once surrounding whitespace is trimmed.
+	Name *string `json:"name" binding:"omitnil,min=1,max=100" extensions:"x-trimmed" example:"Teapot"`
+	// At most 1000 characters.
 	Description *string `json:"description" binding:"omitnil,max=1000" example:"Short and stout"`
-	PriceCents  *int64  `json:"price_cents" binding:"omitnil,min=0,max=1000000000000" example:"2499"`
+	// The price in cents; 0 is a free item.
+	PriceCents *int64 `json:"price_cents" binding:"omitnil,min=0,max=1000000000000" example:"2499"`
 } //	@name	UpdateItemRequest
 
 func (r *UpdateItemRequest) normalize() {
@@ -55,14 +65,23 @@ func (r *UpdateItemRequest) normalize() {
 }
 
 // ItemResponse is an item as clients see it.
+//
+//	@Description	An item, owned by the user who created it.
 type ItemResponse struct {
-	ID          int64     `json:"id" example:"1"`
-	Name        string    `json:"name" example:"Teapot"`
-	Description string    `json:"description" example:"Short and stout"`
-	PriceCents  int64     `json:"price_cents" example:"1999"`
-	OwnerID     int64     `json:"owner_id" example:"1"`
-	CreatedAt   time.Time `json:"created_at" example:"2026-01-02T15:04:05.123456Z"`
-	UpdatedAt   time.Time `json:"updated_at" example:"2026-01-02T15:04:05.123456Z"`
+	// Assigned by the server.
+	ID int64 `json:"id" minimum:"1" example:"1"`
+	// 1 to 100 characters.
+	Name string `json:"name" example:"Teapot"`
+	// At most 1000 characters; "" when none was given.
+	Description string `json:"description" example:"Short and stout"`
+	// The price in cents.
+	PriceCents int64 `json:"price_cents" minimum:"0" example:"1999"`
+	// The id of the user who created it.
+	OwnerID int64 `json:"owner_id" minimum:"1" example:"1"`
+	// RFC 3339, in UTC.
+	CreatedAt time.Time `json:"created_at" format:"date-time" example:"2026-01-02T15:04:05.123456Z"`
+	// RFC 3339, in UTC; moves forward on every change.
+	UpdatedAt time.Time `json:"updated_at" format:"date-time" example:"2026-01-02T15:04:05.123456Z"`
 } //	@name	Item
 
 func itemResponse(it services.Item) ItemResponse {
@@ -73,6 +92,8 @@ func itemResponse(it services.Item) ItemResponse {
 }
 
 // ItemPage is a page of items.
+//
+//	@Description	One window of the items, ordered by id ascending.
 type ItemPage = Page[ItemResponse] //	@name	ItemPage
 
 // ItemListQuery is a page of items, optionally of one owner.
@@ -84,6 +105,7 @@ type ItemListQuery struct {
 // List returns a page of items.
 //
 //	@Summary	List items
+//	@ID			listItems
 //	@Tags		items
 //	@Produce	json
 //	@Param		limit		query		int	false	"Page size"			default(50)	minimum(1)	maximum(100)
@@ -91,6 +113,7 @@ type ItemListQuery struct {
 //	@Param		owner_id	query		int	false	"Only this owner's"	minimum(1)
 //	@Success	200			{object}	ItemPage
 //	@Failure	400			{object}	Problem
+//	@Failure	500			{object}	Problem
 //	@Router		/items [get]
 func (ctl *ItemController) List(c *gin.Context) {
 	q := ItemListQuery{PageQuery: defaultPage()}
@@ -109,12 +132,14 @@ func (ctl *ItemController) List(c *gin.Context) {
 // Get returns one item.
 //
 //	@Summary	Get an item
+//	@ID			getItem
 //	@Tags		items
 //	@Produce	json
 //	@Param		id	path		int	true	"Item id"	minimum(1)
 //	@Success	200	{object}	ItemResponse
 //	@Failure	400	{object}	Problem
 //	@Failure	404	{object}	Problem
+//	@Failure	500	{object}	Problem
 //	@Router		/items/{id} [get]
 func (ctl *ItemController) Get(c *gin.Context) {
 	var p IDPath
@@ -133,6 +158,7 @@ func (ctl *ItemController) Get(c *gin.Context) {
 // Create adds an item owned by the caller.
 //
 //	@Summary	Create an item
+//	@ID			createItem
 //	@Tags		items
 //	@Accept		json
 //	@Produce	json
@@ -143,6 +169,7 @@ func (ctl *ItemController) Get(c *gin.Context) {
 //	@Failure	401		{object}	Problem
 //	@Failure	413		{object}	Problem
 //	@Failure	415		{object}	Problem
+//	@Failure	500		{object}	Problem
 //	@Security	BearerAuth
 //	@Router		/items [post]
 func (ctl *ItemController) Create(c *gin.Context) {
@@ -164,21 +191,24 @@ func (ctl *ItemController) Create(c *gin.Context) {
 
 // Update changes an item the caller owns.
 //
-//	@Summary	Update your item
-//	@Tags		items
-//	@Accept		json
-//	@Produce	json
-//	@Param		id		path		int					true	"Item id"	minimum(1)
-//	@Param		body	body		UpdateItemRequest	true	"Fields to change"
-//	@Success	200		{object}	ItemResponse
-//	@Failure	400		{object}	Problem
-//	@Failure	401		{object}	Problem
-//	@Failure	403		{object}	Problem
-//	@Failure	404		{object}	Problem
-//	@Failure	413		{object}	Problem
-//	@Failure	415		{object}	Problem
-//	@Security	BearerAuth
-//	@Router		/items/{id} [put]
+//	@Summary		Update your item
+//	@Description	A partial update: absent fields keep their value. 404 is decided before 403.
+//	@ID				updateItem
+//	@Tags			items
+//	@Accept			json
+//	@Produce		json
+//	@Param			id		path		int					true	"Item id"	minimum(1)
+//	@Param			body	body		UpdateItemRequest	true	"Fields to change"
+//	@Success		200		{object}	ItemResponse
+//	@Failure		400		{object}	Problem
+//	@Failure		401		{object}	Problem
+//	@Failure		403		{object}	Problem
+//	@Failure		404		{object}	Problem
+//	@Failure		413		{object}	Problem
+//	@Failure		415		{object}	Problem
+//	@Failure		500		{object}	Problem
+//	@Security		BearerAuth
+//	@Router			/items/{id} [put]
 func (ctl *ItemController) Update(c *gin.Context) {
 	var (
 		p   IDPath
@@ -204,17 +234,20 @@ func (ctl *ItemController) Update(c *gin.Context) {
 
 // Delete removes an item the caller owns.
 //
-//	@Summary	Delete your item
-//	@Tags		items
-//	@Produce	json
-//	@Param		id	path	int	true	"Item id"	minimum(1)
-//	@Success	204
-//	@Failure	400	{object}	Problem
-//	@Failure	401	{object}	Problem
-//	@Failure	403	{object}	Problem
-//	@Failure	404	{object}	Problem
-//	@Security	BearerAuth
-//	@Router		/items/{id} [delete]
+//	@Summary		Delete your item
+//	@Description	404 is decided before 403.
+//	@ID				deleteItem
+//	@Tags			items
+//	@Produce		json
+//	@Param			id	path	int	true	"Item id"	minimum(1)
+//	@Success		204
+//	@Failure		400	{object}	Problem
+//	@Failure		401	{object}	Problem
+//	@Failure		403	{object}	Problem
+//	@Failure		404	{object}	Problem
+//	@Failure		500	{object}	Problem
+//	@Security		BearerAuth
+//	@Router			/items/{id} [delete]
 func (ctl *ItemController) Delete(c *gin.Context) {
 	var p IDPath
 	if err := ctl.bind.Path(c, &p); err != nil {

@@ -15,6 +15,19 @@ import (
 // RequestIDHeader carries the request id in both directions.
 const RequestIDHeader = "X-Request-ID"
 
+// requestIDKey is RequestIDHeader in net/http's canonical form: indexing the
+// header map with it skips the canonicalisation, and the allocation, that
+// Header.Get and Header.Set would repeat on every request.
+const requestIDKey = "X-Request-Id"
+
+// RequestIDOf is the request's id, once RequestID has run.
+func RequestIDOf(r *http.Request) string {
+	if v := r.Header[requestIDKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 1 << 20
 
@@ -22,12 +35,12 @@ const MaxBodyBytes = 1 << 20
 // ASCII characters) and makes one up otherwise. The id is written back onto
 // the request's own header, so everything later reads it from one place.
 func RequestID(c *gin.Context) {
-	id := c.GetHeader(RequestIDHeader)
+	id := RequestIDOf(c.Request)
 	if !saneRequestID(id) {
 		id = newRequestID()
-		c.Request.Header.Set(RequestIDHeader, id)
+		c.Request.Header[requestIDKey] = []string{id}
 	}
-	c.Header(RequestIDHeader, id)
+	c.Writer.Header()[requestIDKey] = []string{id}
 	c.Next()
 }
 
@@ -55,7 +68,7 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 		start := time.Now()
 		c.Next()
 		logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
-			slog.String("request_id", c.Request.Header.Get(RequestIDHeader)),
+			slog.String("request_id", RequestIDOf(c.Request)),
 			slog.String("method", c.Request.Method),
 			slog.String("route", c.FullPath()),
 			slog.Int("status", c.Writer.Status()),

@@ -18,11 +18,17 @@ func (q PageQuery) page() services.Page {
 }
 
 // Page is one window of a list, ordered by id.
+//
+//	@Description	One window of a list, ordered by id ascending.
 type Page[T any] struct {
-	Items  []T   `json:"items"`
-	Limit  int   `json:"limit" example:"50"`
-	Offset int   `json:"offset" example:"0"`
-	Total  int64 `json:"total" example:"1"`
+	// This window's rows; empty past the end, never null.
+	Items []T `json:"items"`
+	// The page size asked for (default 50).
+	Limit int `json:"limit" minimum:"1" maximum:"100" example:"50"`
+	// The rows skipped (default 0).
+	Offset int `json:"offset" minimum:"0" example:"0"`
+	// The number of rows in the whole list.
+	Total int64 `json:"total" minimum:"0" example:"1"`
 }
 
 func pageOf[T, R any](p services.PageOf[T], convert func(T) R) Page[R] {

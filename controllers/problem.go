@@ -19,18 +19,30 @@ import (
 const ProblemContentType = "application/problem+json"
 
 // Problem is an RFC 9457 problem details body.
+//
+//	@Description	An RFC 9457 problem details body, sent as application/problem+json with every 4xx and 5xx response.
 type Problem struct {
-	Type     string       `json:"type" example:"about:blank"`
-	Title    string       `json:"title" example:"Bad Request"`
-	Status   int          `json:"status" example:"400"`
-	Detail   string       `json:"detail" example:"request body failed validation"`
-	Instance string       `json:"instance" example:"/users"`
-	Errors   []FieldError `json:"errors,omitempty"`
+	// Always about:blank: the status says what kind of problem it is.
+	Type string `json:"type" example:"about:blank"`
+	// The HTTP status text.
+	Title string `json:"title" example:"Bad Request"`
+	// The HTTP status code, repeated.
+	Status int `json:"status" example:"400"`
+	// A sentence for people; a 500 says only "internal server error".
+	Detail string `json:"detail" example:"request body failed validation"`
+	// The path of the request.
+	Instance string `json:"instance" example:"/users"`
+	// Only on validation failures (400): one entry per failing field.
+	Errors []FieldError `json:"errors,omitempty" extensions:"x-optional"`
 } //	@name	Problem
 
 // FieldError names one field that failed validation, by its JSON name.
+//
+//	@Description	One field that failed validation.
 type FieldError struct {
-	Field   string `json:"field" example:"email"`
+	// The JSON name of a body field, query parameter or path parameter.
+	Field string `json:"field" example:"email"`
+	// Which rule the value broke, in words.
 	Message string `json:"message" example:"must be a valid email address"`
 } //	@name	FieldError
 

@@ -32,10 +32,15 @@ func (ctl *UserController) Register(r gin.IRouter) {
 }
 
 // CreateUserRequest signs a user up.
+//
+//	@Description	A new user.
 type CreateUserRequest struct {
-	Email    string `json:"email" binding:"required,max=255,email" format:"email" example:"ada@example.com"`
-	Name     string `json:"name" binding:"required,min=1,max=100" example:"Ada Lovelace"`
-	Password string `json:"password" binding:"required,minbytes=8,maxbytes=72" minLength:"8" maxLength:"72" example:"correct horse"`
+	// Trimmed and lower-cased before it is checked and stored; unique case-insensitively.
+	Email string `json:"email" binding:"required,max=255,email" format:"email" extensions:"x-trimmed" example:"ada@example.com"`
+	// 1 to 100 characters once surrounding whitespace is trimmed.
+	Name string `json:"name" binding:"required,min=1,max=100" extensions:"x-trimmed" example:"Ada Lovelace"`
+	// 8 to 72 bytes of UTF-8 (bcrypt reads no more than 72), so 8 to 72 ASCII characters; a length in characters can only bound it from above.
+	Password string `json:"password" binding:"required,minbytes=8,maxbytes=72" maxLength:"72" example:"correct horse"`
 } //	@name	CreateUserRequest
 
 func (r *CreateUserRequest) normalize() {
@@ -44,9 +49,13 @@ func (r *CreateUserRequest) normalize() {
 }
 
 // UpdateUserRequest changes some of a user's fields; absent ones are kept.
+//
+//	@Description	The fields to change; absent (or null) ones keep their value.
 type UpdateUserRequest struct {
-	Email *string `json:"email" binding:"omitnil,max=255,email" format:"email" example:"ada@example.com"`
-	Name  *string `json:"name" binding:"omitnil,min=1,max=100" example:"Ada King"`
+	// Trimmed and lower-cased before it is checked and stored; unique case-insensitively.
+	Email *string `json:"email" binding:"omitnil,max=255,email" format:"email" extensions:"x-trimmed" example:"ada@example.com"`
+	// 1 to 100 characters once surrounding whitespace is trimmed.
+	Name *string `json:"name" binding:"omitnil,min=1,max=100" extensions:"x-trimmed" example:"Ada King"`
 } //	@name	UpdateUserRequest
 
 func (r *UpdateUserRequest) normalize() {
@@ -59,12 +68,19 @@ func (r *UpdateUserRequest) normalize() {
 }
 
 // UserResponse is a user as clients see it: never a password or its hash.
+//
+//	@Description	A user. Passwords and their hashes are never sent.
 type UserResponse struct {
-	ID        int64     `json:"id" example:"1"`
-	Email     string    `json:"email" example:"ada@example.com"`
-	Name      string    `json:"name" example:"Ada Lovelace"`
-	CreatedAt time.Time `json:"created_at" example:"2026-01-02T15:04:05.123456Z"`
-	UpdatedAt time.Time `json:"updated_at" example:"2026-01-02T15:04:05.123456Z"`
+	// Assigned by the server.
+	ID int64 `json:"id" minimum:"1" example:"1"`
+	// Lower-case.
+	Email string `json:"email" format:"email" example:"ada@example.com"`
+	// 1 to 100 characters.
+	Name string `json:"name" example:"Ada Lovelace"`
+	// RFC 3339, in UTC.
+	CreatedAt time.Time `json:"created_at" format:"date-time" example:"2026-01-02T15:04:05.123456Z"`
+	// RFC 3339, in UTC; moves forward on every change.
+	UpdatedAt time.Time `json:"updated_at" format:"date-time" example:"2026-01-02T15:04:05.123456Z"`
 } //	@name	User
 
 func userResponse(u services.User) UserResponse {
@@ -72,11 +88,14 @@ func userResponse(u services.User) UserResponse {
 }
 
 // UserPage is a page of users.
+//
+//	@Description	One window of the users, ordered by id ascending.
 type UserPage = Page[UserResponse] //	@name	UserPage
 
 // Create signs a user up.
 //
 //	@Summary	Sign up
+//	@ID			createUser
 //	@Tags		users
 //	@Accept		json
 //	@Produce	json
@@ -84,9 +103,10 @@ type UserPage = Page[UserResponse] //	@name	UserPage
 //	@Success	201		{object}	UserResponse
 //	@Header		201		{string}	Location	"/users/{id}"
 //	@Failure	400		{object}	Problem
-//	@Failure	409		{object}	Problem
+//	@Failure	409		{object}	Problem	"The email is taken"
 //	@Failure	413		{object}	Problem
 //	@Failure	415		{object}	Problem
+//	@Failure	500		{object}	Problem
 //	@Router		/users [post]
 func (ctl *UserController) Create(c *gin.Context) {
 	var req CreateUserRequest
@@ -106,6 +126,7 @@ func (ctl *UserController) Create(c *gin.Context) {
 // List returns a page of users.
 //
 //	@Summary	List users
+//	@ID			listUsers
 //	@Tags		users
 //	@Produce	json
 //	@Param		limit	query		int	false	"Page size"		default(50)	minimum(1)	maximum(100)
@@ -113,6 +134,7 @@ func (ctl *UserController) Create(c *gin.Context) {
 //	@Success	200		{object}	UserPage
 //	@Failure	400		{object}	Problem
 //	@Failure	401		{object}	Problem
+//	@Failure	500		{object}	Problem
 //	@Security	BearerAuth
 //	@Router		/users [get]
 func (ctl *UserController) List(c *gin.Context) {
@@ -132,10 +154,12 @@ func (ctl *UserController) List(c *gin.Context) {
 // Me returns the caller.
 //
 //	@Summary	The caller's own user
+//	@ID			getMe
 //	@Tags		users
 //	@Produce	json
 //	@Success	200	{object}	UserResponse
 //	@Failure	401	{object}	Problem
+//	@Failure	500	{object}	Problem
 //	@Security	BearerAuth
 //	@Router		/users/me [get]
 func (ctl *UserController) Me(c *gin.Context) {
@@ -145,6 +169,7 @@ func (ctl *UserController) Me(c *gin.Context) {
 // Get returns one user.
 //
 //	@Summary	Get a user
+//	@ID			getUser
 //	@Tags		users
 //	@Produce	json
 //	@Param		id	path		int	true	"User id"	minimum(1)
@@ -152,6 +177,7 @@ func (ctl *UserController) Me(c *gin.Context) {
 //	@Failure	400	{object}	Problem
 //	@Failure	401	{object}	Problem
 //	@Failure	404	{object}	Problem
+//	@Failure	500	{object}	Problem
 //	@Security	BearerAuth
 //	@Router		/users/{id} [get]
 func (ctl *UserController) Get(c *gin.Context) {
@@ -174,21 +200,24 @@ func (ctl *UserController) respondUser(c *gin.Context, id int64) {
 
 // Update changes the caller's own user.
 //
-//	@Summary	Update your user
-//	@Tags		users
-//	@Accept		json
-//	@Produce	json
-//	@Param		id		path		int					true	"User id"	minimum(1)
-//	@Param		body	body		UpdateUserRequest	true	"Fields to change"
-//	@Success	200		{object}	UserResponse
-//	@Failure	400		{object}	Problem
-//	@Failure	401		{object}	Problem
-//	@Failure	403		{object}	Problem
-//	@Failure	409		{object}	Problem
-//	@Failure	413		{object}	Problem
-//	@Failure	415		{object}	Problem
-//	@Security	BearerAuth
-//	@Router		/users/{id} [put]
+//	@Summary		Update your user
+//	@Description	A partial update: absent fields keep their value. Only your own user: any other id is 403, whether or not it exists.
+//	@ID				updateUser
+//	@Tags			users
+//	@Accept			json
+//	@Produce		json
+//	@Param			id		path		int					true	"User id"	minimum(1)
+//	@Param			body	body		UpdateUserRequest	true	"Fields to change"
+//	@Success		200		{object}	UserResponse
+//	@Failure		400		{object}	Problem
+//	@Failure		401		{object}	Problem
+//	@Failure		403		{object}	Problem
+//	@Failure		409		{object}	Problem	"The email is taken"
+//	@Failure		413		{object}	Problem
+//	@Failure		415		{object}	Problem
+//	@Failure		500		{object}	Problem
+//	@Security		BearerAuth
+//	@Router			/users/{id} [put]
 func (ctl *UserController) Update(c *gin.Context) {
 	var (
 		p   IDPath
@@ -212,16 +241,19 @@ func (ctl *UserController) Update(c *gin.Context) {
 
 // Delete removes the caller's own user and their items.
 //
-//	@Summary	Delete your user
-//	@Tags		users
-//	@Produce	json
-//	@Param		id	path	int	true	"User id"	minimum(1)
-//	@Success	204
-//	@Failure	400	{object}	Problem
-//	@Failure	401	{object}	Problem
-//	@Failure	403	{object}	Problem
-//	@Security	BearerAuth
-//	@Router		/users/{id} [delete]
+//	@Summary		Delete your user
+//	@Description	Deletes your user and all of their items. Only your own user: any other id is 403, whether or not it exists.
+//	@ID				deleteUser
+//	@Tags			users
+//	@Produce		json
+//	@Param			id	path	int	true	"User id"	minimum(1)
+//	@Success		204
+//	@Failure		400	{object}	Problem
+//	@Failure		401	{object}	Problem
+//	@Failure		403	{object}	Problem
+//	@Failure		500	{object}	Problem
+//	@Security		BearerAuth
+//	@Router			/users/{id} [delete]
 func (ctl *UserController) Delete(c *gin.Context) {
 	var p IDPath
 	if err := ctl.bind.Path(c, &p); err != nil {

@@ -23,70 +23,11 @@ import (
 // The helpers below carry a "ua" prefix (users and auth) so they cannot clash
 // with helpers of the other test files in this package.
 
-// uaProblem is a decoded RFC 9457 problem body.
-type uaProblem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail"`
-	Instance string `json:"instance"`
-	Errors   []struct {
-		Field   string `json:"field"`
-		Message string `json:"message"`
-	} `json:"errors"`
-}
-
-// uaCheckProblem asserts that res is a well-formed problem with the given
-// status whose instance is path, and returns it.
-func uaCheckProblem(t *testing.T, res *apitest.Response, status int, path string) uaProblem {
-	t.Helper()
-	if res.Status != status {
-		t.Fatalf("status = %d, want %d; body %s", res.Status, status, res.Body)
-	}
-	mt, _, err := mime.ParseMediaType(res.Header.Get("Content-Type"))
-	if err != nil || mt != "application/problem+json" {
-		t.Errorf("Content-Type = %q, want application/problem+json", res.Header.Get("Content-Type"))
-	}
-	var raw map[string]json.RawMessage
-	res.JSON(t, &raw)
-	for _, k := range []string{"type", "title", "status", "detail", "instance"} {
-		if _, ok := raw[k]; !ok {
-			t.Errorf("problem has no %q member: %s", k, res.Body)
-		}
-	}
-	for k := range raw {
-		if !slices.Contains([]string{"type", "title", "status", "detail", "instance", "errors"}, k) {
-			t.Errorf("problem has unexpected member %q: %s", k, res.Body)
-		}
-	}
-	var p uaProblem
-	res.JSON(t, &p)
-	if p.Type != "about:blank" {
-		t.Errorf("type = %q, want about:blank", p.Type)
-	}
-	if p.Title != http.StatusText(status) {
-		t.Errorf("title = %q, want %q", p.Title, http.StatusText(status))
-	}
-	if p.Status != status {
-		t.Errorf("status member = %d, want %d", p.Status, status)
-	}
-	if strings.TrimSpace(p.Detail) == "" {
-		t.Errorf("detail is empty: %s", res.Body)
-	}
-	if p.Instance != path {
-		t.Errorf("instance = %q, want %q", p.Instance, path)
-	}
-	if _, ok := raw["errors"]; ok && status != http.StatusBadRequest {
-		t.Errorf("errors member on a %d: %s", status, res.Body)
-	}
-	return p
-}
-
 // uaCheckValidation asserts a 400 validation problem with exactly one errors
 // entry for each of fields, and returns the messages by field.
 func uaCheckValidation(t *testing.T, res *apitest.Response, path string, fields ...string) map[string]string {
 	t.Helper()
-	p := uaCheckProblem(t, res, http.StatusBadRequest, path)
+	p := requireProblem(t, res, http.StatusBadRequest, path)
 	got := map[string]string{}
 	for _, e := range p.Errors {
 		if _, dup := got[e.Field]; dup {
@@ -112,7 +53,7 @@ func uaCheckValidation(t *testing.T, res *apitest.Response, path string, fields 
 // uaCheckMalformed asserts a 400 problem that is not a validation failure.
 func uaCheckMalformed(t *testing.T, res *apitest.Response, path string) {
 	t.Helper()
-	p := uaCheckProblem(t, res, http.StatusBadRequest, path)
+	p := requireProblem(t, res, http.StatusBadRequest, path)
 	if len(p.Errors) != 0 {
 		t.Errorf("malformed body got field errors: %s", res.Body)
 	}
@@ -121,7 +62,7 @@ func uaCheckMalformed(t *testing.T, res *apitest.Response, path string) {
 // uaCheckUnauthorized asserts the 401 of a protected route.
 func uaCheckUnauthorized(t *testing.T, res *apitest.Response, path string) {
 	t.Helper()
-	uaCheckProblem(t, res, http.StatusUnauthorized, path)
+	requireProblem(t, res, http.StatusUnauthorized, path)
 	if got := res.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
 		t.Errorf("WWW-Authenticate = %q, want Bearer", got)
 	}
@@ -443,7 +384,7 @@ func TestUsersCreateMalformedBody(t *testing.T) {
 		res := api.Do(apitest.Request{Method: http.MethodPost, Path: "/users",
 			Body:   `{"email":"ada@example.com","name":"Ada","password":"password"}`,
 			Header: map[string]string{"Content-Type": "text/plain"}})
-		uaCheckProblem(t, res, http.StatusUnsupportedMediaType, "/users")
+		requireProblem(t, res, http.StatusUnsupportedMediaType, "/users")
 	})
 }
 
@@ -454,7 +395,7 @@ func TestUsersCreateDuplicateEmail(t *testing.T) {
 	for _, email := range []string{"ada@example.com", "ADA@EXAMPLE.COM", "  Ada@Example.com\t"} {
 		t.Run(email, func(t *testing.T) {
 			res := api.Do(apitest.Request{Method: http.MethodPost, Path: "/users", Body: uaSignUpBody(email, "Someone Else", "different password")})
-			p := uaCheckProblem(t, res, http.StatusConflict, "/users")
+			p := requireProblem(t, res, http.StatusConflict, "/users")
 			if p.Detail != "a user with this email already exists" {
 				t.Errorf("detail = %q", p.Detail)
 			}
@@ -605,7 +546,7 @@ func TestUsersGet(t *testing.T) {
 	for _, id := range []string{"999999", "9223372036854775807"} {
 		t.Run("missing "+id, func(t *testing.T) {
 			res := api.Do(apitest.Request{Method: http.MethodGet, Path: "/users/" + id, Token: ada.Token})
-			uaCheckProblem(t, res, http.StatusNotFound, "/users/"+id)
+			requireProblem(t, res, http.StatusNotFound, "/users/"+id)
 		})
 	}
 	for _, id := range []string{"abc", "0", "-1", "1.5", "1e3", "0x10", "9223372036854775808", "99999999999999999999999"} {
@@ -726,10 +667,10 @@ func TestUsersUpdateForbidden(t *testing.T) {
 		path := uaUserPath(id)
 		t.Run(path, func(t *testing.T) {
 			res := api.Do(apitest.Request{Method: http.MethodPut, Path: path, Body: map[string]string{"name": "Mallory"}, Token: ada.Token})
-			uaCheckProblem(t, res, http.StatusForbidden, path)
+			requireProblem(t, res, http.StatusForbidden, path)
 			// An empty change is still someone else's user.
 			res = api.Do(apitest.Request{Method: http.MethodPut, Path: path, Body: `{}`, Token: ada.Token})
-			uaCheckProblem(t, res, http.StatusForbidden, path)
+			requireProblem(t, res, http.StatusForbidden, path)
 		})
 	}
 	res := api.Do(apitest.Request{Method: http.MethodGet, Path: uaUserPath(bob.ID), Token: ada.Token})
@@ -746,7 +687,7 @@ func TestUsersUpdateConflict(t *testing.T) {
 	for _, email := range []string{"bob@example.com", "BOB@Example.com", " bob@example.com "} {
 		t.Run(email, func(t *testing.T) {
 			res := api.Do(apitest.Request{Method: http.MethodPut, Path: path, Body: map[string]string{"email": email, "name": "Changed"}, Token: ada.Token})
-			p := uaCheckProblem(t, res, http.StatusConflict, path)
+			p := requireProblem(t, res, http.StatusConflict, path)
 			if p.Detail != "a user with this email already exists" {
 				t.Errorf("detail = %q", p.Detail)
 			}
@@ -842,7 +783,7 @@ func TestUsersDelete(t *testing.T) {
 	}
 	for _, id := range adaItems {
 		p := "/items/" + strconv.FormatInt(id, 10)
-		uaCheckProblem(t, api.Do(apitest.Request{Method: http.MethodGet, Path: p}), http.StatusNotFound, p)
+		requireProblem(t, api.Do(apitest.Request{Method: http.MethodGet, Path: p}), http.StatusNotFound, p)
 	}
 	// Someone else's things are untouched.
 	if r := api.Do(apitest.Request{Method: http.MethodGet, Path: "/items/" + strconv.FormatInt(bobItem, 10)}); r.Status != http.StatusOK {
@@ -852,7 +793,7 @@ func TestUsersDelete(t *testing.T) {
 		t.Errorf("bob: %d %s", r.Status, r.Body)
 	}
 	p := uaUserPath(ada.ID)
-	uaCheckProblem(t, api.Do(apitest.Request{Method: http.MethodGet, Path: p, Token: bob.Token}), http.StatusNotFound, p)
+	requireProblem(t, api.Do(apitest.Request{Method: http.MethodGet, Path: p, Token: bob.Token}), http.StatusNotFound, p)
 
 	// The deleted user's token is refused everywhere.
 	bobItemPath := "/items/" + strconv.FormatInt(bobItem, 10)
@@ -879,7 +820,7 @@ func TestUsersDelete(t *testing.T) {
 	// Logging in as the deleted user fails like any unknown email, and the
 	// email can be signed up again as a new user.
 	login := api.Do(apitest.Request{Method: http.MethodPost, Path: "/auth/login", Body: map[string]string{"email": "ada@example.com", "password": "password"}})
-	uaCheckProblem(t, login, http.StatusUnauthorized, "/auth/login")
+	requireProblem(t, login, http.StatusUnauthorized, "/auth/login")
 	again := api.SignUp("ada@example.com", "Ada Again", "password")
 	if again.ID == ada.ID {
 		t.Errorf("re-signed-up user reuses id %d", ada.ID)
@@ -897,7 +838,7 @@ func TestUsersDeleteForbidden(t *testing.T) {
 	for _, id := range []int64{bob.ID, 999999} {
 		path := uaUserPath(id)
 		t.Run(path, func(t *testing.T) {
-			uaCheckProblem(t, api.Do(apitest.Request{Method: http.MethodDelete, Path: path, Token: ada.Token}), http.StatusForbidden, path)
+			requireProblem(t, api.Do(apitest.Request{Method: http.MethodDelete, Path: path, Token: ada.Token}), http.StatusForbidden, path)
 		})
 	}
 	for _, id := range []string{"abc", "0", "-1", "1.5", "99999999999999999999"} {

@@ -17,18 +17,26 @@ const docTemplate = `{
     "paths": {
         "/": {
             "get": {
+                "description": "The same answer as GET /healthz.",
                 "produces": [
                     "application/json"
                 ],
                 "tags": [
                     "health"
                 ],
-                "summary": "Liveness probe",
+                "summary": "Liveness probe at the root",
+                "operationId": "getRoot",
                 "responses": {
                     "200": {
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/Status"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
                         }
                     }
                 }
@@ -36,7 +44,7 @@ const docTemplate = `{
         },
         "/auth/login": {
             "post": {
-                "description": "Unknown email and wrong password get the same 401. Repeated failures are throttled per email and per client address.",
+                "description": "Unknown email and wrong password get the same 401. Repeated failures are throttled per email and per client address: 429 until the window passes.",
                 "consumes": [
                     "application/json"
                 ],
@@ -47,6 +55,7 @@ const docTemplate = `{
                     "auth"
                 ],
                 "summary": "Log in",
+                "operationId": "login",
                 "parameters": [
                     {
                         "description": "Credentials",
@@ -72,7 +81,7 @@ const docTemplate = `{
                         }
                     },
                     "401": {
-                        "description": "Unauthorized",
+                        "description": "Unknown email or wrong password",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -93,6 +102,18 @@ const docTemplate = `{
                         "description": "Too Many Requests",
                         "schema": {
                             "$ref": "#/definitions/Problem"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "Seconds until a login may be tried again"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
                         }
                     }
                 }
@@ -100,6 +121,7 @@ const docTemplate = `{
         },
         "/healthz": {
             "get": {
+                "description": "Answers without touching the database.",
                 "produces": [
                     "application/json"
                 ],
@@ -107,11 +129,18 @@ const docTemplate = `{
                     "health"
                 ],
                 "summary": "Liveness probe",
+                "operationId": "getHealthz",
                 "responses": {
                     "200": {
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/Status"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
                         }
                     }
                 }
@@ -126,6 +155,7 @@ const docTemplate = `{
                     "items"
                 ],
                 "summary": "List items",
+                "operationId": "listItems",
                 "parameters": [
                     {
                         "maximum": 100,
@@ -164,6 +194,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
                     }
                 }
             },
@@ -183,6 +219,7 @@ const docTemplate = `{
                     "items"
                 ],
                 "summary": "Create an item",
+                "operationId": "createItem",
                 "parameters": [
                     {
                         "description": "The new item",
@@ -230,6 +267,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
                     }
                 }
             }
@@ -243,6 +286,7 @@ const docTemplate = `{
                     "items"
                 ],
                 "summary": "Get an item",
+                "operationId": "getItem",
                 "parameters": [
                     {
                         "minimum": 1,
@@ -271,6 +315,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
                     }
                 }
             },
@@ -280,6 +330,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
+                "description": "A partial update: absent fields keep their value. 404 is decided before 403.",
                 "consumes": [
                     "application/json"
                 ],
@@ -290,6 +341,7 @@ const docTemplate = `{
                     "items"
                 ],
                 "summary": "Update your item",
+                "operationId": "updateItem",
                 "parameters": [
                     {
                         "minimum": 1,
@@ -351,6 +403,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
                     }
                 }
             },
@@ -360,6 +418,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
+                "description": "404 is decided before 403.",
                 "produces": [
                     "application/json"
                 ],
@@ -367,6 +426,7 @@ const docTemplate = `{
                     "items"
                 ],
                 "summary": "Delete your item",
+                "operationId": "deleteItem",
                 "parameters": [
                     {
                         "minimum": 1,
@@ -404,12 +464,19 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
                     }
                 }
             }
         },
         "/readyz": {
             "get": {
+                "description": "200 while the database answers a ping within a second, 503 otherwise.",
                 "produces": [
                     "application/json"
                 ],
@@ -417,11 +484,18 @@ const docTemplate = `{
                     "health"
                 ],
                 "summary": "Readiness probe",
+                "operationId": "getReadyz",
                 "responses": {
                     "200": {
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/Status"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
                         }
                     },
                     "503": {
@@ -447,6 +521,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "List users",
+                "operationId": "listUsers",
                 "parameters": [
                     {
                         "maximum": 100,
@@ -484,6 +559,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
                     }
                 }
             },
@@ -498,6 +579,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Sign up",
+                "operationId": "createUser",
                 "parameters": [
                     {
                         "description": "The new user",
@@ -529,7 +611,7 @@ const docTemplate = `{
                         }
                     },
                     "409": {
-                        "description": "Conflict",
+                        "description": "The email is taken",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -542,6 +624,12 @@ const docTemplate = `{
                     },
                     "415": {
                         "description": "Unsupported Media Type",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -563,6 +651,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "The caller's own user",
+                "operationId": "getMe",
                 "responses": {
                     "200": {
                         "description": "OK",
@@ -572,6 +661,12 @@ const docTemplate = `{
                     },
                     "401": {
                         "description": "Unauthorized",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -593,6 +688,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Get a user",
+                "operationId": "getUser",
                 "parameters": [
                     {
                         "minimum": 1,
@@ -627,6 +723,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
                     }
                 }
             },
@@ -636,6 +738,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
+                "description": "A partial update: absent fields keep their value. Only your own user: any other id is 403, whether or not it exists.",
                 "consumes": [
                     "application/json"
                 ],
@@ -646,6 +749,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Update your user",
+                "operationId": "updateUser",
                 "parameters": [
                     {
                         "minimum": 1,
@@ -691,7 +795,7 @@ const docTemplate = `{
                         }
                     },
                     "409": {
-                        "description": "Conflict",
+                        "description": "The email is taken",
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
@@ -707,6 +811,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
                     }
                 }
             },
@@ -716,6 +826,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
+                "description": "Deletes your user and all of their items. Only your own user: any other id is 403, whether or not it exists.",
                 "produces": [
                     "application/json"
                 ],
@@ -723,6 +834,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Delete your user",
+                "operationId": "deleteUser",
                 "parameters": [
                     {
                         "minimum": 1,
@@ -754,6 +866,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/Problem"
                         }
+                    },
+                    "500": {
+                        "description": "Internal Server Error",
+                        "schema": {
+                            "$ref": "#/definitions/Problem"
+                        }
                     }
                 }
             }
@@ -761,6 +879,7 @@ const docTemplate = `{
     },
     "definitions": {
         "CreateItemRequest": {
+            "description": "A new item; its owner is the caller.",
             "type": "object",
             "required": [
                 "name",
@@ -768,17 +887,21 @@ const docTemplate = `{
             ],
             "properties": {
                 "description": {
+                    "description": "At most 1000 characters; defaults to \"\".",
                     "type": "string",
                     "maxLength": 1000,
                     "example": "Short and stout"
                 },
                 "name": {
+                    "description": "1 to 100 characters once surrounding whitespace is trimmed.",
                     "type": "string",
                     "maxLength": 100,
                     "minLength": 1,
+                    "x-trimmed": true,
                     "example": "Teapot"
                 },
                 "price_cents": {
+                    "description": "The price in cents; 0 is a free item.",
                     "type": "integer",
                     "maximum": 1000000000000,
                     "minimum": 0,
@@ -787,6 +910,7 @@ const docTemplate = `{
             }
         },
         "CreateUserRequest": {
+            "description": "A new user.",
             "type": "object",
             "required": [
                 "email",
@@ -795,95 +919,125 @@ const docTemplate = `{
             ],
             "properties": {
                 "email": {
+                    "description": "Trimmed and lower-cased before it is checked and stored; unique case-insensitively.",
                     "type": "string",
                     "format": "email",
                     "maxLength": 255,
+                    "x-trimmed": true,
                     "example": "ada@example.com"
                 },
                 "name": {
+                    "description": "1 to 100 characters once surrounding whitespace is trimmed.",
                     "type": "string",
                     "maxLength": 100,
                     "minLength": 1,
+                    "x-trimmed": true,
                     "example": "Ada Lovelace"
                 },
                 "password": {
+                    "description": "8 to 72 bytes of UTF-8 (bcrypt reads no more than 72), so 8 to 72 ASCII characters; a length in characters can only bound it from above.",
                     "type": "string",
                     "maxLength": 72,
-                    "minLength": 8,
                     "example": "correct horse"
                 }
             }
         },
         "FieldError": {
+            "description": "One field that failed validation.",
             "type": "object",
             "properties": {
                 "field": {
+                    "description": "The JSON name of a body field, query parameter or path parameter.",
                     "type": "string",
                     "example": "email"
                 },
                 "message": {
+                    "description": "Which rule the value broke, in words.",
                     "type": "string",
                     "example": "must be a valid email address"
                 }
             }
         },
         "Item": {
+            "description": "An item, owned by the user who created it.",
             "type": "object",
             "properties": {
                 "created_at": {
+                    "description": "RFC 3339, in UTC.",
                     "type": "string",
+                    "format": "date-time",
                     "example": "2026-01-02T15:04:05.123456Z"
                 },
                 "description": {
+                    "description": "At most 1000 characters; \"\" when none was given.",
                     "type": "string",
                     "example": "Short and stout"
                 },
                 "id": {
+                    "description": "Assigned by the server.",
                     "type": "integer",
+                    "minimum": 1,
                     "example": 1
                 },
                 "name": {
+                    "description": "1 to 100 characters.",
                     "type": "string",
                     "example": "Teapot"
                 },
                 "owner_id": {
+                    "description": "The id of the user who created it.",
                     "type": "integer",
+                    "minimum": 1,
                     "example": 1
                 },
                 "price_cents": {
+                    "description": "The price in cents.",
                     "type": "integer",
+                    "minimum": 0,
                     "example": 1999
                 },
                 "updated_at": {
+                    "description": "RFC 3339, in UTC; moves forward on every change.",
                     "type": "string",
+                    "format": "date-time",
                     "example": "2026-01-02T15:04:05.123456Z"
                 }
             }
         },
         "ItemPage": {
+            "description": "One window of the items, ordered by id ascending.",
             "type": "object",
             "properties": {
                 "items": {
+                    "description": "This window's rows; empty past the end, never null.",
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/Item"
                     }
                 },
                 "limit": {
+                    "description": "The page size asked for (default 50).",
                     "type": "integer",
+                    "maximum": 100,
+                    "minimum": 1,
                     "example": 50
                 },
                 "offset": {
+                    "description": "The rows skipped (default 0).",
                     "type": "integer",
+                    "minimum": 0,
                     "example": 0
                 },
                 "total": {
+                    "description": "The number of rows in the whole list.",
                     "type": "integer",
+                    "minimum": 0,
                     "example": 1
                 }
             }
         },
         "LoginRequest": {
+            "description": "Credentials for a login.",
             "type": "object",
             "required": [
                 "email",
@@ -891,88 +1045,118 @@ const docTemplate = `{
             ],
             "properties": {
                 "email": {
+                    "description": "Compared case-insensitively, surrounding whitespace ignored.",
                     "type": "string",
                     "maxLength": 255,
+                    "x-trimmed": true,
                     "example": "ada@example.com"
                 },
                 "password": {
+                    "description": "At most 72 bytes of UTF-8.",
                     "type": "string",
+                    "maxLength": 72,
                     "example": "correct horse"
                 }
             }
         },
         "Problem": {
+            "description": "An RFC 9457 problem details body, sent as application/problem+json with every 4xx and 5xx response.",
             "type": "object",
             "properties": {
                 "detail": {
+                    "description": "A sentence for people; a 500 says only \"internal server error\".",
                     "type": "string",
                     "example": "request body failed validation"
                 },
                 "errors": {
+                    "description": "Only on validation failures (400): one entry per failing field.",
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/FieldError"
-                    }
+                    },
+                    "x-optional": true
                 },
                 "instance": {
+                    "description": "The path of the request.",
                     "type": "string",
                     "example": "/users"
                 },
                 "status": {
+                    "description": "The HTTP status code, repeated.",
                     "type": "integer",
                     "example": 400
                 },
                 "title": {
+                    "description": "The HTTP status text.",
                     "type": "string",
                     "example": "Bad Request"
                 },
                 "type": {
+                    "description": "Always about:blank: the status says what kind of problem it is.",
                     "type": "string",
                     "example": "about:blank"
                 }
             }
         },
         "Status": {
+            "description": "The answer of a health probe.",
             "type": "object",
             "properties": {
                 "status": {
+                    "description": "\"healthy\" from the liveness probes, \"ready\" from the readiness probe.",
                     "type": "string",
+                    "enum": [
+                        "healthy",
+                        "ready"
+                    ],
                     "example": "healthy"
                 }
             }
         },
         "TokenResponse": {
+            "description": "A bearer token for the Authorization header of protected routes.",
             "type": "object",
             "properties": {
                 "access_token": {
+                    "description": "An HS256 JWT; send it as \"Authorization: Bearer \u003ctoken\u003e\".",
                     "type": "string",
                     "example": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."
                 },
                 "expires_in": {
+                    "description": "Seconds until the token expires.",
                     "type": "integer",
                     "example": 3600
                 },
                 "token_type": {
+                    "description": "Always Bearer.",
                     "type": "string",
+                    "enum": [
+                        "Bearer"
+                    ],
                     "example": "Bearer"
                 }
             }
         },
         "UpdateItemRequest": {
+            "description": "The fields to change; absent (or null) ones keep their value.",
             "type": "object",
             "properties": {
                 "description": {
+                    "description": "At most 1000 characters.",
                     "type": "string",
                     "maxLength": 1000,
                     "example": "Short and stout"
                 },
                 "name": {
+                    "description": "1 to 100 characters once surrounding whitespace is trimmed.",
                     "type": "string",
                     "maxLength": 100,
                     "minLength": 1,
+                    "x-trimmed": true,
                     "example": "Teapot"
                 },
                 "price_cents": {
+                    "description": "The price in cents; 0 is a free item.",
                     "type": "integer",
                     "maximum": 1000000000000,
                     "minimum": 0,
@@ -981,66 +1165,90 @@ const docTemplate = `{
             }
         },
         "UpdateUserRequest": {
+            "description": "The fields to change; absent (or null) ones keep their value.",
             "type": "object",
             "properties": {
                 "email": {
+                    "description": "Trimmed and lower-cased before it is checked and stored; unique case-insensitively.",
                     "type": "string",
                     "format": "email",
                     "maxLength": 255,
+                    "x-trimmed": true,
                     "example": "ada@example.com"
                 },
                 "name": {
+                    "description": "1 to 100 characters once surrounding whitespace is trimmed.",
                     "type": "string",
                     "maxLength": 100,
                     "minLength": 1,
+                    "x-trimmed": true,
                     "example": "Ada King"
                 }
             }
         },
         "User": {
+            "description": "A user. Passwords and their hashes are never sent.",
             "type": "object",
             "properties": {
                 "created_at": {
+                    "description": "RFC 3339, in UTC.",
                     "type": "string",
+                    "format": "date-time",
                     "example": "2026-01-02T15:04:05.123456Z"
                 },
                 "email": {
+                    "description": "Lower-case.",
                     "type": "string",
+                    "format": "email",
                     "example": "ada@example.com"
                 },
                 "id": {
+                    "description": "Assigned by the server.",
                     "type": "integer",
+                    "minimum": 1,
                     "example": 1
                 },
                 "name": {
+                    "description": "1 to 100 characters.",
                     "type": "string",
                     "example": "Ada Lovelace"
                 },
                 "updated_at": {
+                    "description": "RFC 3339, in UTC; moves forward on every change.",
                     "type": "string",
+                    "format": "date-time",
                     "example": "2026-01-02T15:04:05.123456Z"
                 }
             }
         },
         "UserPage": {
+            "description": "One window of the users, ordered by id ascending.",
             "type": "object",
             "properties": {
                 "items": {
+                    "description": "This window's rows; empty past the end, never null.",
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/User"
                     }
                 },
                 "limit": {
+                    "description": "The page size asked for (default 50).",
                     "type": "integer",
+                    "maximum": 100,
+                    "minimum": 1,
                     "example": 50
                 },
                 "offset": {
+                    "description": "The rows skipped (default 0).",
                     "type": "integer",
+                    "minimum": 0,
                     "example": 0
                 },
                 "total": {
+                    "description": "The number of rows in the whole list.",
                     "type": "integer",
+                    "minimum": 0,
                     "example": 1
                 }
             }

@@ -13,11 +13,18 @@ import (
 // server. The config and the log's destination are injector arguments, given
 // by main (or a test).
 var AppSet = wire.NewSet(
-	app.NewLogger,
-	app.NewAuthConfig,
+	RouterSet,
 	app.OpenDB,
-	app.NewRouter,
 	app.NewServer,
 	app.New,
+)
+
+// RouterSet is what the router needs but the pool: InitializeApp adds a
+// connected one, InitializeRouter one that never connects, so the routes
+// can be listed with no database.
+var RouterSet = wire.NewSet(
+	app.NewLogger,
+	app.NewAuthConfig,
+	app.NewRouter,
 	wire.Struct(new(RequestDeps), "*"),
 )

@@ -10,12 +10,14 @@ import (
 )
 
 // ControllerSet is every resource. Adding one is a new set here and a new
-// parameter of Controllers.
+// parameter of Controllers. cmd/resource inserts generated resources above
+// the "resource:" marker comments, so keep those where they are.
 var ControllerSet = wire.NewSet(
 	SharedSet,
 	AuthSet,
 	UserSet,
 	ItemSet,
+	// resource:sets
 	Controllers,
 )
 
@@ -31,6 +33,10 @@ func Controllers(
 	auth *controllers.AuthController,
 	users *controllers.UserController,
 	items *controllers.ItemController,
+	// resource:params
 ) []app.Controller {
-	return []app.Controller{auth, users, items}
+	return []app.Controller{
+		auth, users, items,
+		// resource:list
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -93,18 +94,25 @@ type AuthService struct {
 	creds     CredentialStore
 	failures  LoginFailures
 	hasher    *PasswordHasher
-	dummyHash string
+	dummyHash func() string
 	now       func() time.Time
 }
 
 func NewAuthService(cfg AuthConfig, creds CredentialStore, failures LoginFailures, hasher *PasswordHasher) (*AuthService, error) {
+	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("bcrypt cost %d is outside %d..%d", cfg.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	s := &AuthService{cfg: cfg, creds: creds, failures: failures, hasher: hasher, now: time.Now}
 	// Checking a password against this hash when the email is unknown makes
 	// both failure paths cost the same, so timing does not reveal accounts.
-	dummy, err := hasher.Hash("not a real password, only spends time")
-	if err != nil {
-		return nil, err
-	}
-	return &AuthService{cfg: cfg, creds: creds, failures: failures, hasher: hasher, dummyHash: dummy, now: time.Now}, nil
+	// Making it takes as long as a login, so it runs beside start-up instead
+	// of delaying readiness; the first login that needs it waits for it.
+	s.dummyHash = sync.OnceValue(func() string {
+		h, _ := hasher.Hash("not a real password, only spends time") // the cost is valid, checked above
+		return h
+	})
+	go s.dummyHash()
+	return s, nil
 }
 
 // Login checks an email and password and issues an access token. Unknown
@@ -129,7 +137,7 @@ func (s *AuthService) Login(ctx context.Context, email, password, clientAddr str
 	creds, err := s.creds.Credentials(ctx, email)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		s.hasher.Matches(s.dummyHash, password)
+		s.hasher.Matches(s.dummyHash(), password)
 	case err != nil:
 		return AccessToken{}, fmt.Errorf("login: %w", err)
 	case s.hasher.Matches(creds.PasswordHash, password):

@@ -12,16 +12,20 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/example/apitemplate/app"
 )
 
-const defaultURL = "postgres://postgres@127.0.0.1:5432/app?sslmode=disable"
-
 func main() {
-	url := os.Getenv("DATABASE_URL")
-	if url == "" {
-		url = defaultURL
+	// The server's own loader, so the database created is the one the
+	// server will use, wherever DATABASE_URL came from (environment, .env
+	// or the default).
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "createdb:", err)
+		os.Exit(1)
 	}
-	if err := createDB(url); err != nil {
+	if err := createDB(cfg.DatabaseURL); err != nil {
 		fmt.Fprintln(os.Stderr, "createdb:", err)
 		os.Exit(1)
 	}

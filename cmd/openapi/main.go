@@ -2,9 +2,16 @@
 // OpenAPI 3 document served at /schema/openapi.json. It runs at generate time
 // (make generate), never in the server.
 //
-// Swagger 2.0 cannot say two things this API does, so the conversion adds
-// them: the bearer scheme becomes `type: http, scheme: bearer`, and error
-// responses are declared as application/problem+json.
+// Swagger 2.0 (and swag's annotations) cannot say some things this API does,
+// so the conversion adds them: the bearer scheme becomes `type: http, scheme:
+// bearer`; error responses are application/problem+json; a protected route's
+// 401 carries WWW-Authenticate; every response carries X-Request-ID; the
+// headers a response documents are required; public operations say so with
+// an empty security requirement; optional request fields accept null; and
+// the fields of response bodies are required, as the server always sends
+// them, unless marked x-optional.
+// internal/apitest checks every test's exchanges against the result, so a
+// rule here that the server does not keep fails the tests.
 package main
 
 import (
@@ -12,8 +19,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
@@ -45,6 +55,12 @@ func convert(in, out string) error {
 	}
 	useBearerScheme(v3)
 	useProblemJSON(v3)
+	markPublicOperations(v3)
+	addAuthenticateHeader(v3)
+	requireResponseHeaders(v3)
+	addRequestIDHeader(v3)
+	acceptNullOptionalFields(v3)
+	requireResponseFields(v3)
 	if err := v3.Validate(context.Background()); err != nil {
 		return fmt.Errorf("converted document is invalid: %w", err)
 	}
@@ -59,7 +75,9 @@ func useBearerScheme(doc *openapi3.T) {
 	for _, ref := range doc.Components.SecuritySchemes {
 		if s := ref.Value; s != nil && s.Type == "apiKey" && s.In == "header" && s.Name == "Authorization" {
 			ref.Value = openapi3.NewJWTSecurityScheme()
-			ref.Value.Description = s.Description
+			// Swagger 2.0's description tells people to type the "Bearer "
+			// prefix themselves; with type http, clients add it.
+			ref.Value.Description = "The access_token from POST /auth/login."
 		}
 	}
 }
@@ -78,4 +96,182 @@ func useProblemJSON(doc *openapi3.T) {
 			}
 		}
 	}
+}
+
+// markPublicOperations gives operations without a security requirement an
+// empty one, so a reader (and the linter) can tell "public" from "forgotten".
+func markPublicOperations(doc *openapi3.T) {
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.Security == nil {
+				op.Security = openapi3.NewSecurityRequirements()
+			}
+		}
+	}
+}
+
+func protected(op *openapi3.Operation) bool {
+	return op.Security != nil && slices.ContainsFunc(*op.Security, func(r openapi3.SecurityRequirement) bool { return len(r) > 0 })
+}
+
+// addAuthenticateHeader documents the challenge that the bearer check sends
+// with every 401 of a protected route (RFC 9110 requires it).
+func addAuthenticateHeader(doc *openapi3.T) {
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			res := op.Responses.Status(401)
+			if !protected(op) || res == nil || res.Value == nil {
+				continue
+			}
+			if res.Value.Headers == nil {
+				res.Value.Headers = openapi3.Headers{}
+			}
+			res.Value.Headers["WWW-Authenticate"] = &openapi3.HeaderRef{Value: &openapi3.Header{Parameter: openapi3.Parameter{
+				Description: "The authentication scheme to use: Bearer.",
+				Schema:      openapi3.NewStringSchema().WithPattern("^Bearer").NewRef(),
+			}}}
+		}
+	}
+}
+
+// requireResponseHeaders marks every documented response header required:
+// Swagger 2.0 has no way to say so, and each one this API documents is always
+// sent.
+func requireResponseHeaders(doc *openapi3.T) {
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, res := range op.Responses.Map() {
+				if res.Value == nil {
+					continue
+				}
+				for _, h := range res.Value.Headers {
+					if h.Value != nil {
+						h.Value.Required = true
+					}
+				}
+			}
+		}
+	}
+}
+
+// requestIDHeader is sent with every response, the caller's own when it was
+// sane; it is declared once and referenced from each response.
+const requestIDHeader = "X-Request-ID"
+
+func addRequestIDHeader(doc *openapi3.T) {
+	if doc.Components.Headers == nil {
+		doc.Components.Headers = openapi3.Headers{}
+	}
+	header := &openapi3.Header{Parameter: openapi3.Parameter{
+		Description: "The request's id: the caller's X-Request-ID when it was 1 to 128 visible ASCII characters, otherwise a generated one. Logged with the request.",
+		Required:    true,
+		Schema:      openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(128).NewRef(),
+	}}
+	doc.Components.Headers[requestIDHeader] = &openapi3.HeaderRef{Value: header}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, res := range op.Responses.Map() {
+				if res.Value == nil {
+					continue
+				}
+				if res.Value.Headers == nil {
+					res.Value.Headers = openapi3.Headers{}
+				}
+				res.Value.Headers[requestIDHeader] = &openapi3.HeaderRef{Ref: "#/components/headers/" + requestIDHeader, Value: header}
+			}
+		}
+	}
+}
+
+// acceptNullOptionalFields makes the optional properties of request bodies
+// nullable: the server decodes JSON null as "absent" (keep the value, or
+// use the default), and clients generated from the document should be able
+// to send what the server accepts.
+func acceptNullOptionalFields(doc *openapi3.T) {
+	done := map[*openapi3.Schema]bool{}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.RequestBody == nil || op.RequestBody.Value == nil {
+				continue
+			}
+			for _, media := range op.RequestBody.Value.Content {
+				if media.Schema == nil {
+					continue
+				}
+				schema := media.Schema.Value
+				if schema == nil && strings.HasPrefix(media.Schema.Ref, schemaPrefix) {
+					if ref := doc.Components.Schemas[strings.TrimPrefix(media.Schema.Ref, schemaPrefix)]; ref != nil {
+						schema = ref.Value
+					}
+				}
+				if schema == nil || done[schema] {
+					continue
+				}
+				done[schema] = true
+				for name, prop := range schema.Properties {
+					if prop.Value != nil && prop.Ref == "" && !slices.Contains(schema.Required, name) {
+						prop.Value.Nullable = true
+					}
+				}
+			}
+		}
+	}
+}
+
+const schemaPrefix = "#/components/schemas/"
+
+// requireResponseFields lists every property of a schema that only responses
+// use as required, but for those tagged x-optional (omitempty fields), so
+// that generated clients need not treat every field as possibly absent.
+func requireResponseFields(doc *openapi3.T) {
+	inRequests, inResponses := map[string]bool{}, map[string]bool{}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.RequestBody != nil && op.RequestBody.Value != nil {
+				for _, media := range op.RequestBody.Value.Content {
+					collectRefs(doc, media.Schema, inRequests)
+				}
+			}
+			for _, res := range op.Responses.Map() {
+				if res.Value != nil {
+					for _, media := range res.Value.Content {
+						collectRefs(doc, media.Schema, inResponses)
+					}
+				}
+			}
+		}
+	}
+	for name := range inResponses {
+		schema := doc.Components.Schemas[name].Value
+		if inRequests[name] || schema == nil {
+			continue
+		}
+		schema.Required = nil
+		for _, prop := range slices.Sorted(maps.Keys(schema.Properties)) {
+			if optional, _ := schema.Properties[prop].Value.Extensions["x-optional"].(bool); !optional {
+				schema.Required = append(schema.Required, prop)
+			}
+		}
+	}
+}
+
+// collectRefs adds the names of the component schemas ref leads to.
+func collectRefs(doc *openapi3.T, ref *openapi3.SchemaRef, seen map[string]bool) {
+	if ref == nil {
+		return
+	}
+	if name, ok := strings.CutPrefix(ref.Ref, schemaPrefix); ok {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		ref = doc.Components.Schemas[name]
+	}
+	if ref == nil || ref.Value == nil {
+		return
+	}
+	for _, prop := range ref.Value.Properties {
+		collectRefs(doc, prop, seen)
+	}
+	collectRefs(doc, ref.Value.Items, seen)
 }

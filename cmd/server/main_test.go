@@ -93,7 +93,15 @@ type proc struct {
 // killed when the test ends, whatever happened.
 func start(t *testing.T, env map[string]string) *proc {
 	t.Helper()
-	cmd := exec.Command(serverBin)
+	return startIn(t, "", env)
+}
+
+// startIn is start in the working directory dir ("" for the test's own)
+// with args.
+func startIn(t *testing.T, dir string, env map[string]string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(serverBin, args...)
+	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

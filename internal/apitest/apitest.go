@@ -111,9 +111,13 @@ func Config(databaseURL string) app.Config {
 
 // API is the application under test.
 type API struct {
-	t       testing.TB
+	t testing.TB
+	// Handler is the router behind a check that fails the test on any
+	// exchange docs/openapi.json does not describe.
 	Handler http.Handler
-	Config  app.Config
+	// Engine is the router itself, for looking at its routes.
+	Engine *gin.Engine
+	Config app.Config
 	// DB is a separate pool on the test's database, for checking what the
 	// application wrote.
 	DB *sqlx.DB
@@ -138,7 +142,11 @@ func New(t testing.TB, change ...func(*app.Config)) *API {
 		t.Fatalf("open test database: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	return &API{t: t, Handler: a.Handler(), Config: cfg, DB: db}
+	engine, ok := a.Handler().(*gin.Engine)
+	if !ok {
+		t.Fatalf("the app's handler is a %T, not a *gin.Engine", a.Handler())
+	}
+	return &API{t: t, Handler: checkedHandler{t: t, next: engine}, Engine: engine, Config: cfg, DB: db}
 }
 
 // Response is a recorded response.

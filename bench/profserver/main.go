@@ -1,0 +1,59 @@
+// Command profserver is cmd/server with a CPU profile around it, for finding
+// where the template's time goes under the bench's load:
+//
+//	go build -o bin/profserver ./bench/profserver
+//	CPU_PROFILE=/tmp/cpu.prof go run ./bench/load -server bin/profserver -only 'items/{id}'
+//	go tool pprof -top bin/profserver /tmp/cpu.prof
+//
+// The production binary carries no profiler on purpose; this one is built
+// from the same injector, so what it profiles is the same code.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/example/apitemplate"
+	"github.com/example/apitemplate/app"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		return err
+	}
+	gin.SetMode(gin.ReleaseMode)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	a, cleanup, err := apitemplate.InitializeApp(ctx, cfg, os.Stdout)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if path := os.Getenv("CPU_PROFILE"); path != "" {
+		f, err := os.Create(path) //nolint:gosec // the path is the operator's own
+		if err != nil {
+			return fmt.Errorf("CPU_PROFILE: %w", err)
+		}
+		defer func() { _ = f.Close() }()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("start CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	return a.Run(ctx)
+}

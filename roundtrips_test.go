@@ -1,0 +1,115 @@
+package apitemplate_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/example/apitemplate/app"
+	"github.com/example/apitemplate/internal/apitest"
+)
+
+// statementRecorder is a pgx.QueryTracer that keeps the text of every
+// statement the application's pool sends, BEGIN and COMMIT included.
+type statementRecorder struct {
+	mu         sync.Mutex
+	statements []string
+}
+
+func (r *statementRecorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.statements = append(r.statements, strings.Join(strings.Fields(data.SQL), " "))
+	return ctx
+}
+
+func (r *statementRecorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// take returns the statements recorded since the last take and forgets them.
+func (r *statementRecorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.statements
+	r.statements = nil
+	return s
+}
+
+const (
+	itemCols      = "id, name, description, price_cents, owner_id, created_at, updated_at"
+	sqlUserExists = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)"
+	sqlSelectItem = "SELECT " + itemCols + " FROM items WHERE id = $1"
+	sqlInsertItem = "INSERT INTO items (name, description, price_cents, owner_id) VALUES ($1, $2, $3, $4) RETURNING " + itemCols
+	sqlSelectPage = "SELECT " + itemCols + " FROM items WHERE $1::bigint IS NULL OR owner_id = $1 ORDER BY id LIMIT $2 OFFSET $3"
+	sqlCountItems = "SELECT count(*) FROM items WHERE $1::bigint IS NULL OR owner_id = $1"
+	sqlSelectUser = "SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1"
+	newItemBody   = `{"name":"Teapot","description":"Short and stout","price_cents":1999}`
+)
+
+// TestStatementsPerRequest pins down what each hot route costs the database
+// once the pool is warm: a read is one statement and opens no transaction; a
+// write is its one INSERT ... RETURNING plus the user-exists check that
+// authentication needs. A new statement, or a BEGIN/COMMIT pair, on these
+// routes is a round trip every request pays, so it should fail a test.
+func TestStatementsPerRequest(t *testing.T) {
+	rec := &statementRecorder{}
+	api := apitest.New(t, func(c *app.Config) { c.DBTracer = rec })
+	ada := api.SignUp("ada@example.com", "Ada", "correct horse")
+
+	create := apitest.Request{Method: http.MethodPost, Path: "/items", Body: newItemBody, Token: ada.Token}
+	res := api.Do(create)
+	if res.Status != http.StatusCreated {
+		t.Fatalf("POST /items: %d %s", res.Status, res.Body)
+	}
+	var item struct {
+		ID int64 `json:"id"`
+	}
+	res.JSON(t, &item)
+
+	cases := []struct {
+		req    apitest.Request
+		status int
+		want   []string
+	}{
+		{apitest.Request{Method: http.MethodGet, Path: fmt.Sprintf("/items/%d", item.ID)}, http.StatusOK,
+			[]string{sqlSelectItem}},
+		{create, http.StatusCreated,
+			[]string{sqlUserExists, sqlInsertItem}},
+		// A page is two statements, the rows and the total; both are reads
+		// on the pool, with no transaction around them.
+		{apitest.Request{Method: http.MethodGet, Path: "/items?limit=20"}, http.StatusOK,
+			[]string{sqlSelectPage, sqlCountItems}},
+		{apitest.Request{Method: http.MethodGet, Path: "/users/me", Token: ada.Token}, http.StatusOK,
+			[]string{sqlUserExists, sqlSelectUser}},
+		// Routes that need no database send nothing.
+		{apitest.Request{Method: http.MethodGet, Path: "/"}, http.StatusOK, nil},
+	}
+	for _, c := range cases {
+		name := c.req.Method + " " + c.req.Path
+		// The first request warms the pool's connection and its statement
+		// cache; the second is what every later request costs.
+		for range 2 {
+			if res := api.Do(c.req); res.Status != c.status {
+				t.Fatalf("%s: %d %s", name, res.Status, res.Body)
+			}
+		}
+		rec.take()
+		if res := api.Do(c.req); res.Status != c.status {
+			t.Fatalf("%s: %d %s", name, res.Status, res.Body)
+		}
+		got := rec.take()
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s sent %d statement(s), want %d:\n got: %q\nwant: %q", name, len(got), len(c.want), got, c.want)
+		}
+		for _, s := range got {
+			if verb, _, _ := strings.Cut(strings.ToUpper(s), " "); verb == "BEGIN" || verb == "COMMIT" || verb == "ROLLBACK" {
+				t.Errorf("%s opened a transaction: %q", name, s)
+			}
+		}
+	}
+}
