@@ -1,11 +1,15 @@
 package controllers
 
 import (
+	"context"
+	"io/fs"
 	"net/http"
+	"os"
 
 	"github.com/gin-gonic/gin"
-	swaggerFiles "github.com/swaggo/files"
+	swaggerFiles "github.com/swaggo/files/v2"
 	ginSwagger "github.com/swaggo/gin-swagger"
+	"golang.org/x/net/webdav"
 
 	"github.com/example/apitemplate/docs"
 )
@@ -18,14 +22,61 @@ func RegisterDocs(r gin.IRouter) {
 	r.GET("/schema/openapi.json", func(c *gin.Context) {
 		c.Data(http.StatusOK, "application/json", docs.OpenAPI)
 	})
-	// gin-swagger would render doc.json per request through swag's shared
-	// SwaggerInfo, which races; the committed document is served instead.
-	ui := ginSwagger.WrapHandler(swaggerFiles.Handler)
+	// swaggo/files v1 copies the whole UI (8 MB) into memory when it is
+	// imported; v2 embeds it, and gin-swagger reads it through this adapter.
+	ui := ginSwagger.WrapHandler(&webdav.Handler{
+		FileSystem: readOnlyFS{http.FS(swaggerFiles.FS)},
+		LockSystem: webdav.NewMemLS(),
+	})
 	r.GET("/swagger/*any", func(c *gin.Context) {
-		if c.Param("any") == "/doc.json" {
+		switch c.Param("any") {
+		case "/doc.json":
+			// gin-swagger would render it per request through swag's shared
+			// SwaggerInfo, which races; the committed document is served instead.
 			c.Data(http.StatusOK, "application/json; charset=utf-8", docs.Swagger)
-			return
+		case "/", "":
+			c.Redirect(http.StatusFound, "/swagger/index.html")
+		default:
+			if _, err := fs.Stat(swaggerFiles.FS, c.Param("any")[1:]); err != nil {
+				NoRoute(c) // a problem, not gin-swagger's plain-text 404
+				return
+			}
+			ui(c)
 		}
-		ui(c)
 	})
 }
+
+// readOnlyFS serves an fs.FS to webdav.Handler, which only reads here.
+type readOnlyFS struct {
+	files http.FileSystem
+}
+
+func (readOnlyFS) Mkdir(context.Context, string, os.FileMode) error { return os.ErrPermission }
+func (readOnlyFS) RemoveAll(context.Context, string) error          { return os.ErrPermission }
+func (readOnlyFS) Rename(context.Context, string, string) error     { return os.ErrPermission }
+
+func (r readOnlyFS) OpenFile(_ context.Context, name string, flag int, _ os.FileMode) (webdav.File, error) {
+	if flag != os.O_RDONLY {
+		return nil, os.ErrPermission
+	}
+	f, err := r.files.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return readOnlyFile{f}, nil
+}
+
+func (r readOnlyFS) Stat(_ context.Context, name string) (os.FileInfo, error) {
+	f, err := r.files.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	return f.Stat()
+}
+
+type readOnlyFile struct {
+	http.File
+}
+
+func (readOnlyFile) Write([]byte) (int, error) { return 0, os.ErrPermission }

@@ -777,6 +777,14 @@ func TestHTTPDocs(t *testing.T) {
 				t.Errorf("Swagger UI is not the Swagger UI page: %.200s", res.Body)
 			}
 
+			// The UI's assets come from an embedded file system; what is not
+			// there is a 404 problem like any other.
+			res = api.Do(apitest.Request{Method: http.MethodGet, Path: "/swagger/swagger-ui-bundle.js"})
+			if res.Status != http.StatusOK || len(res.Body) < 100_000 {
+				t.Errorf("GET /swagger/swagger-ui-bundle.js = %d with %d bytes", res.Status, len(res.Body))
+			}
+			requireProblem(t, api.Do(apitest.Request{Method: http.MethodGet, Path: "/swagger/no-such-file.js"}), http.StatusNotFound, "/swagger/no-such-file.js")
+
 			res = api.Do(apitest.Request{Method: http.MethodGet, Path: "/swagger/doc.json"})
 			if res.Status != http.StatusOK {
 				t.Fatalf("GET /swagger/doc.json = %d", res.Status)
