@@ -77,6 +77,11 @@ build: ## Build the server binary into bin/server
 test: ## Run every test against the local PostgreSQL, with the race detector
 	go test -race -count=1 ./...
 
+# The fault tests carry the build tag "faults", so `make test` skips them.
+.PHONY: test-faults
+test-faults: ## Races, slow and oversized clients, security headers, against the real server (~15 s)
+	go test -tags faults -race -count=1 -v ./faults/
+
 .PHONY: e2e
 e2e: ## Lint the documents; run a generated TypeScript client and the Swagger UI (Chromium) against a real server
 	bash e2e/run.sh

@@ -25,6 +25,9 @@ import (
 type Config struct {
 	Env      string `env:"APP_ENV" envDefault:"development"` // "production" tightens the checks in Validate
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// HTTPReadHeaderTimeout cuts off a client that trickles its request
+	// headers, so it cannot hold a connection open indefinitely.
+	HTTPReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"5s"`
 
 	DatabaseURL       string        `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/app?sslmode=disable"`
 	DBAutoMigrate     bool          `env:"DB_AUTO_MIGRATE" envDefault:"true"`

@@ -91,6 +91,7 @@ func Config(databaseURL string) app.Config {
 	return app.Config{
 		Env:                       "test",
 		HTTPAddr:                  "127.0.0.1:0",
+		HTTPReadHeaderTimeout:     5 * time.Second,
 		DatabaseURL:               databaseURL,
 		DBMaxOpenConns:            10,
 		DBMaxIdleConns:            10,
