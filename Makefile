@@ -78,9 +78,17 @@ test: ## Run every test against the local PostgreSQL, with the race detector
 	go test -race -count=1 ./...
 
 # The fault tests carry the build tag "faults", so `make test` skips them.
+# go test -fuzz takes one package and one target per run.
+FUZZ_TARGETS := FuzzCreateUserRequest FuzzUpdateUserRequest FuzzLoginRequest FuzzCreateItemRequest FuzzUpdateItemRequest FuzzListQuery FuzzPathID
+FUZZTIME ?= 8s
+
 .PHONY: test-faults
-test-faults: ## Races, slow and oversized clients, security headers, against the real server (~15 s)
+test-faults: ## Races, outages, shutdown under load, slow clients, headers, then fuzz every request parser (~3 min)
 	go test -tags faults -race -count=1 -v ./faults/
+	@for f in $(FUZZ_TARGETS); do \
+	  echo "go test -run '^$$' -fuzz '^$$f$$' -fuzztime $(FUZZTIME) ./controllers/"; \
+	  go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -parallel 2 ./controllers/ || exit 1; \
+	done
 
 .PHONY: e2e
 e2e: ## Lint the documents; run a generated TypeScript client and the Swagger UI (Chromium) against a real server

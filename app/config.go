@@ -34,6 +34,9 @@ type Config struct {
 	DBMaxOpenConns    int           `env:"DB_MAX_OPEN_CONNS" envDefault:"20"`
 	DBMaxIdleConns    int           `env:"DB_MAX_IDLE_CONNS" envDefault:"20"`
 	DBConnMaxLifetime time.Duration `env:"DB_CONN_MAX_LIFETIME" envDefault:"30m"`
+	// DBQueryTimeout bounds the database work of one request, so that when
+	// the database is unreachable requests fail with 503 instead of piling up.
+	DBQueryTimeout time.Duration `env:"DB_QUERY_TIMEOUT" envDefault:"5s"`
 	// DBTracer, when set, sees every statement the pool sends: a hook for
 	// instrumentation and for tests that count round trips. Code sets it;
 	// the environment cannot.
@@ -139,6 +142,9 @@ func (c Config) Validate() error {
 	}
 	if c.DBMaxOpenConns < 1 {
 		errs = append(errs, errors.New("DB_MAX_OPEN_CONNS must be at least 1"))
+	}
+	if c.DBQueryTimeout <= 0 {
+		errs = append(errs, errors.New("DB_QUERY_TIMEOUT must be positive"))
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, errors.New(`LOG_FORMAT must be "json" or "text"`))

@@ -35,7 +35,7 @@ func NewRouter(cfg Config, logger *slog.Logger, db *sqlx.DB, newScope controller
 	if len(cfg.CORSAllowOrigins) > 0 {
 		r.Use(corsMiddleware(cfg.CORSAllowOrigins))
 	}
-	r.Use(controllers.Errors, controllers.Recover(logger), controllers.RequireJSON, controllers.Scoped(newScope))
+	r.Use(controllers.Errors, controllers.Recover(logger), controllers.RequireJSON, controllers.QueryTimeout(cfg.DBQueryTimeout), controllers.Scoped(newScope))
 	r.NoRoute(controllers.NoRoute)
 	r.NoMethod(controllers.NoMethod)
 

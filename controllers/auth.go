@@ -67,6 +67,7 @@ type TokenResponse struct {
 //	@Failure		429		{object}	Problem
 //	@Header			429		{integer}	Retry-After	"Seconds until a login may be tried again"
 //	@Failure		500		{object}	Problem
+//	@Failure		503		{object}	Problem
 //	@Router			/auth/login [post]
 func (ctl *AuthController) Login(c *gin.Context) {
 	var req LoginRequest

@@ -61,7 +61,8 @@ type normalizer interface {
 // ignored.
 func (b *Binder) JSON(c *gin.Context, dst any) error {
 	dec := json.NewDecoder(c.Request.Body)
-	if err := dec.Decode(dst); err != nil {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -71,7 +72,81 @@ func (b *Binder) JSON(c *gin.Context, dst any) error {
 		}
 		return &BadRequestError{Detail: "request body must hold a single JSON value"}
 	}
+	// encoding/json leaves dst untouched on null. Reporting the fields it
+	// lacks helps a client as it does for {}, but a null that breaks no rule
+	// (an update) must still be refused: the documents say the body is an
+	// object, and an empty update nobody meant is no answer to give.
+	if string(raw) == "null" {
+		if err := b.check(dst, "request body failed validation"); err != nil {
+			return err
+		}
+		return &BadRequestError{Detail: "request body must be a JSON object"}
+	}
+	raw, err := exactKeys(raw, dst)
+	if err != nil {
+		return decodeError(err)
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return decodeError(err)
+	}
+	if fields := nulFields(dst); len(fields) > 0 {
+		return &ValidationError{Detail: "request body failed validation", Errors: fields}
+	}
 	return b.check(dst, "request body failed validation")
+}
+
+// exactKeys drops the members of the object raw whose names are not exactly
+// one of dst's JSON field names. encoding/json matches names without regard
+// to case, so {"NAME": …} would fill name, while the documents (and every
+// other client library) treat it as an unknown field, which is ignored.
+func exactKeys(raw json.RawMessage, dst any) (json.RawMessage, error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return nil, fmt.Errorf("decode request body: %w", err)
+	}
+	known := jsonNames(reflect.TypeOf(dst).Elem())
+	dropped := false
+	for name := range members {
+		if !slices.Contains(known, name) {
+			delete(members, name)
+			dropped = true
+		}
+	}
+	if !dropped {
+		return raw, nil
+	}
+	out, err := json.Marshal(members)
+	if err != nil {
+		return nil, fmt.Errorf("re-encode request body: %w", err)
+	}
+	return out, nil
+}
+
+// nulFields names the text fields of a request struct that hold a NUL
+// character: JSON allows "\u0000", PostgreSQL text cannot store it, and the
+// insert would fail as a 500.
+func nulFields(dst any) []FieldError {
+	v := reflect.ValueOf(dst).Elem()
+	var fields []FieldError
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if f.Kind() == reflect.Pointer && !f.IsNil() {
+			f = f.Elem()
+		}
+		if f.Kind() == reflect.String && strings.ContainsRune(f.String(), 0) {
+			fields = append(fields, FieldError{Field: fieldName(v.Type().Field(i)), Message: "must not contain NUL characters"})
+		}
+	}
+	return fields
+}
+
+// jsonNames lists the JSON names of a request struct's fields.
+func jsonNames(t reflect.Type) []string {
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		names = append(names, fieldName(t.Field(i)))
+	}
+	return names
 }
 
 // Query binds the query string into dst by its `form` tags.

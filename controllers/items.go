@@ -114,6 +114,7 @@ type ItemListQuery struct {
 //	@Success	200			{object}	ItemPage
 //	@Failure	400			{object}	Problem
 //	@Failure	500			{object}	Problem
+//	@Failure	503			{object}	Problem
 //	@Router		/items [get]
 func (ctl *ItemController) List(c *gin.Context) {
 	q := ItemListQuery{PageQuery: defaultPage()}
@@ -140,6 +141,7 @@ func (ctl *ItemController) List(c *gin.Context) {
 //	@Failure	400	{object}	Problem
 //	@Failure	404	{object}	Problem
 //	@Failure	500	{object}	Problem
+//	@Failure	503	{object}	Problem
 //	@Router		/items/{id} [get]
 func (ctl *ItemController) Get(c *gin.Context) {
 	var p IDPath
@@ -170,6 +172,7 @@ func (ctl *ItemController) Get(c *gin.Context) {
 //	@Failure	413		{object}	Problem
 //	@Failure	415		{object}	Problem
 //	@Failure	500		{object}	Problem
+//	@Failure	503		{object}	Problem
 //	@Security	BearerAuth
 //	@Router		/items [post]
 func (ctl *ItemController) Create(c *gin.Context) {
@@ -207,6 +210,7 @@ func (ctl *ItemController) Create(c *gin.Context) {
 //	@Failure		413		{object}	Problem
 //	@Failure		415		{object}	Problem
 //	@Failure		500		{object}	Problem
+//	@Failure		503		{object}	Problem
 //	@Security		BearerAuth
 //	@Router			/items/{id} [put]
 func (ctl *ItemController) Update(c *gin.Context) {
@@ -246,6 +250,7 @@ func (ctl *ItemController) Update(c *gin.Context) {
 //	@Failure		403	{object}	Problem
 //	@Failure		404	{object}	Problem
 //	@Failure		500	{object}	Problem
+//	@Failure		503	{object}	Problem
 //	@Security		BearerAuth
 //	@Router			/items/{id} [delete]
 func (ctl *ItemController) Delete(c *gin.Context) {

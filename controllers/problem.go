@@ -4,13 +4,18 @@
 package controllers
 
 import (
+	"context"
+	"database/sql/driver"
 	"errors"
+	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/example/apitemplate/services"
 )
@@ -117,11 +122,31 @@ func respondError(c *gin.Context, err error) {
 	case errors.As(err, &throttled):
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds()))))
 		writeProblem(c, http.StatusTooManyRequests, "too many failed login attempts; try again later", nil)
+	case unavailable(err):
+		requestLogger(c).WarnContext(c.Request.Context(), "database unavailable",
+			slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path), slog.Any("error", err))
+		writeProblem(c, http.StatusServiceUnavailable, "the database is not reachable", nil)
 	default:
 		requestLogger(c).ErrorContext(c.Request.Context(), "request failed",
 			slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path), slog.Any("error", err))
 		writeProblem(c, http.StatusInternalServerError, "internal server error", nil)
 	}
+}
+
+// unavailable tells a database that cannot be reached, or did not answer
+// within DB_QUERY_TIMEOUT, from a failure of the request itself: the first
+// is worth retrying elsewhere or later, so it is a 503 rather than a 500.
+func unavailable(err error) bool {
+	var (
+		netErr     net.Error
+		connectErr *pgconn.ConnectError
+	)
+	return errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.As(err, &connectErr) ||
+		errors.As(err, &netErr) ||
+		pgconn.Timeout(err)
 }
 
 // Errors writes the problem for the last error a handler recorded with

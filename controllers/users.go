@@ -107,6 +107,7 @@ type UserPage = Page[UserResponse] //	@name	UserPage
 //	@Failure	413		{object}	Problem
 //	@Failure	415		{object}	Problem
 //	@Failure	500		{object}	Problem
+//	@Failure	503		{object}	Problem
 //	@Router		/users [post]
 func (ctl *UserController) Create(c *gin.Context) {
 	var req CreateUserRequest
@@ -135,6 +136,7 @@ func (ctl *UserController) Create(c *gin.Context) {
 //	@Failure	400		{object}	Problem
 //	@Failure	401		{object}	Problem
 //	@Failure	500		{object}	Problem
+//	@Failure	503		{object}	Problem
 //	@Security	BearerAuth
 //	@Router		/users [get]
 func (ctl *UserController) List(c *gin.Context) {
@@ -160,6 +162,7 @@ func (ctl *UserController) List(c *gin.Context) {
 //	@Success	200	{object}	UserResponse
 //	@Failure	401	{object}	Problem
 //	@Failure	500	{object}	Problem
+//	@Failure	503	{object}	Problem
 //	@Security	BearerAuth
 //	@Router		/users/me [get]
 func (ctl *UserController) Me(c *gin.Context) {
@@ -178,6 +181,7 @@ func (ctl *UserController) Me(c *gin.Context) {
 //	@Failure	401	{object}	Problem
 //	@Failure	404	{object}	Problem
 //	@Failure	500	{object}	Problem
+//	@Failure	503	{object}	Problem
 //	@Security	BearerAuth
 //	@Router		/users/{id} [get]
 func (ctl *UserController) Get(c *gin.Context) {
@@ -216,6 +220,7 @@ func (ctl *UserController) respondUser(c *gin.Context, id int64) {
 //	@Failure		413		{object}	Problem
 //	@Failure		415		{object}	Problem
 //	@Failure		500		{object}	Problem
+//	@Failure		503		{object}	Problem
 //	@Security		BearerAuth
 //	@Router			/users/{id} [put]
 func (ctl *UserController) Update(c *gin.Context) {
@@ -252,6 +257,7 @@ func (ctl *UserController) Update(c *gin.Context) {
 //	@Failure		401	{object}	Problem
 //	@Failure		403	{object}	Problem
 //	@Failure		500	{object}	Problem
+//	@Failure		503	{object}	Problem
 //	@Security		BearerAuth
 //	@Router			/users/{id} [delete]
 func (ctl *UserController) Delete(c *gin.Context) {

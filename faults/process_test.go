@@ -1,8 +1,9 @@
 //go:build faults
 
 // Package faults_test puts the application under conditions a normal test
-// run avoids: requests racing for one row, clients that are slow, greedy or
-// never read, and a browser's view of the response headers. Most of it needs
+// run avoids: requests racing for one row, a database that goes away, a
+// SIGTERM under load, clients that are slow, greedy or never read, login
+// timing, and a browser's view of the response headers. Most of it needs
 // the real binary on a real socket, because read deadlines, header limits
 // and connections that back up only exist there. The tests carry the build
 // tag "faults" so that `make test` stays fast; `make test-faults` runs them.

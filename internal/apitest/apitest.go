@@ -96,6 +96,7 @@ func Config(databaseURL string) app.Config {
 		DBMaxOpenConns:            10,
 		DBMaxIdleConns:            10,
 		DBConnMaxLifetime:         time.Minute,
+		DBQueryTimeout:            5 * time.Second,
 		JWTSecret:                 "test-secret-test-secret-test-secret!",
 		JWTTTL:                    time.Hour,
 		JWTIssuer:                 "apitemplate",
@@ -248,4 +249,14 @@ func (a *API) Login(email, password string) string {
 	}
 	res.JSON(a.t, &tok)
 	return tok.AccessToken
+}
+
+// For returns the same application whose exchanges fail t instead of the
+// test that started it: a fuzz target starts the application once with its
+// *testing.F but may only report failures through each input's *testing.T.
+func (a *API) For(t testing.TB) *API {
+	c := *a
+	c.t = t
+	c.Handler = checkedHandler{t: t, next: a.Engine}
+	return &c
 }

@@ -1,0 +1,150 @@
+//go:build faults
+
+package faults_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/example/apitemplate/internal/apitest"
+)
+
+// TestDeployUnderLoad is a rolling deploy: SIGTERM arrives while well over
+// 100 requests are in flight. Every request the server has read must get its
+// normal answer, new connections must be refused at once, and the process
+// must exit 0 within SHUTDOWN_TIMEOUT. Logins make the load because bcrypt
+// keeps each one busy long enough to pile them up on two cores.
+func TestDeployUnderLoad(t *testing.T) {
+	const (
+		requests        = 120
+		shutdownTimeout = 30 * time.Second
+	)
+	p, addr := startServer(t, apitest.NewDatabase(t), map[string]string{
+		"BCRYPT_COST":      "11",
+		"SHUTDOWN_TIMEOUT": shutdownTimeout.String(),
+		// A login in progress counts as a failure until it succeeds, so 120
+		// at once would otherwise be throttled.
+		"LOGIN_MAX_FAILURES_PER_EMAIL":  "1000",
+		"LOGIN_MAX_FAILURES_PER_CLIENT": "1000",
+		// The deadline counts from the start of a request, and here the last
+		// logins wait seconds for a core before they reach the database.
+		"DB_QUERY_TIMEOUT": "30s",
+	})
+	base := "http://" + addr
+	signUp(t, base, "deploy@example.com")
+
+	// One connection per request, so each is a separate accepted connection
+	// that shutdown has to wait for.
+	tr := &http.Transport{DisableKeepAlives: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	loadClient := &http.Client{Transport: tr, Timeout: shutdownTimeout + 10*time.Second}
+	body := []byte(`{"email":"deploy@example.com","password":"password123"}`)
+
+	var (
+		written, completed, failed atomic.Int64
+		wg                         sync.WaitGroup
+		mu                         sync.Mutex
+		failures                   []string
+	)
+	for range requests {
+		wg.Go(func() {
+			trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { written.Add(1) }}
+			ctx := httptrace.WithClientTrace(context.Background(), trace)
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/auth/login", bytes.NewReader(body))
+			var res *http.Response
+			if err == nil {
+				req.Header.Set("Content-Type", "application/json")
+				res, err = loadClient.Do(req)
+			}
+			if err == nil {
+				_, err = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+				if err == nil && res.StatusCode != http.StatusOK {
+					err = fmt.Errorf("status %d", res.StatusCode)
+				}
+			}
+			if err != nil {
+				failed.Add(1)
+				mu.Lock()
+				failures = append(failures, err.Error())
+				mu.Unlock()
+				return
+			}
+			completed.Add(1)
+		})
+	}
+
+	// Wait until every request is on the wire; the server reads a request
+	// as soon as it is written, long before bcrypt lets it answer.
+	deadline := time.Now().Add(10 * time.Second)
+	for written.Load() < requests && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	inFlight := written.Load() - completed.Load() - failed.Load()
+	signalled := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	if inFlight < 100 {
+		t.Errorf("only %d requests were in flight at SIGTERM, want at least 100", inFlight)
+	}
+
+	// The listener closes as shutdown starts: a new connection is refused
+	// while the old ones are still being answered.
+	refusedAfter := time.Duration(-1)
+	for time.Since(signalled) < 2*time.Second {
+		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			refusedAfter = time.Since(signalled)
+			break
+		}
+		_ = conn.Close()
+		time.Sleep(5 * time.Millisecond)
+	}
+	stillAnswering := requests - completed.Load() - failed.Load()
+	if refusedAfter < 0 {
+		t.Error("new connections were still accepted 2s after SIGTERM")
+	}
+
+	select {
+	case <-p.done:
+	case <-time.After(shutdownTimeout + 5*time.Second):
+		t.Fatalf("the server did not exit within SHUTDOWN_TIMEOUT (%v) + 5s", shutdownTimeout)
+	}
+	exitedAfter := time.Since(signalled)
+	waitDone := make(chan struct{})
+	go func() { wg.Wait(); close(waitDone) }()
+	select {
+	case <-waitDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("clients still waiting 10s after the server exited")
+	}
+
+	t.Logf("SIGTERM with %d of %d requests in flight; new connections refused %v after it, with %d still being answered; "+
+		"process exited %v after it with code %d; completed %d, failed %d",
+		inFlight, requests, refusedAfter.Round(time.Millisecond), stillAnswering,
+		exitedAfter.Round(time.Millisecond), p.cmd.ProcessState.ExitCode(), completed.Load(), failed.Load())
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code = %d, want 0", code)
+	}
+	if exitedAfter > shutdownTimeout {
+		t.Errorf("exited %v after SIGTERM, longer than SHUTDOWN_TIMEOUT %v", exitedAfter, shutdownTimeout)
+	}
+	if failed.Load() > 0 {
+		t.Errorf("%d accepted requests failed, e.g. %s", failed.Load(), failures[0])
+	}
+	if stillAnswering == 0 {
+		t.Error("every request had finished before the listener closed: the test proved nothing about draining")
+	}
+}
