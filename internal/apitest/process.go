@@ -1,0 +1,55 @@
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// RunWithBinary builds the Go package at pkg (a path as `go build` takes it)
+// once, runs the tests of the calling package with its path, and removes it.
+// It is meant to be the whole body of a TestMain whose tests start the real
+// server as a process.
+func RunWithBinary(m *testing.M, pkg string, run func(bin string)) {
+	dir, err := os.MkdirTemp("", "apitemplate-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "temp dir:", err)
+		os.Exit(1)
+	}
+	bin := filepath.Join(dir, "server")
+	build := exec.CommandContext(context.Background(), "go", "build", "-o", bin, pkg) //nolint:gosec // the package path comes from the test itself
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build %s: %v\n", pkg, err)
+		_ = os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	run(bin)
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// LockedBuffer collects a child process's output while the test reads it:
+// exec's copying goroutine writes as the test polls.
+type LockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *LockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
