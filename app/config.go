@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +39,11 @@ type Config struct {
 	// DBQueryTimeout bounds the database work of one request, so that when
 	// the database is unreachable requests fail with 503 instead of piling up.
 	DBQueryTimeout time.Duration `env:"DB_QUERY_TIMEOUT" envDefault:"5s"`
+	// DBQueryExecMode is how pgx sends statements. cache_statement prepares
+	// each once per connection, which is fastest but breaks behind a pooler
+	// in transaction mode (PgBouncer before 1.21): there use describe_exec
+	// or simple_protocol.
+	DBQueryExecMode string `env:"DB_QUERY_EXEC_MODE" envDefault:"cache_statement"`
 	// DBTracer, when set, sees every statement the pool sends: a hook for
 	// instrumentation and for tests that count round trips. Code sets it;
 	// the environment cannot.
@@ -55,6 +62,9 @@ type Config struct {
 	CORSAllowOrigins []string `env:"CORS_ALLOW_ORIGINS" envSeparator:","`
 	TrustedProxies   []string `env:"TRUSTED_PROXIES" envSeparator:","`
 	DocsEnabled      bool     `env:"DOCS_ENABLED" envDefault:"true"`
+	// MetricsAddr, when set, moves GET /metrics off the public address to a
+	// listener of its own, so only the scraper's network can reach it.
+	MetricsAddr string `env:"METRICS_ADDR"`
 
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
 	LogLevel        slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
@@ -145,6 +155,12 @@ func (c Config) Validate() error {
 	}
 	if c.DBQueryTimeout <= 0 {
 		errs = append(errs, errors.New("DB_QUERY_TIMEOUT must be positive"))
+	}
+	if _, ok := queryExecModes[c.DBQueryExecMode]; !ok {
+		errs = append(errs, fmt.Errorf("DB_QUERY_EXEC_MODE must be one of %s", strings.Join(slices.Sorted(maps.Keys(queryExecModes)), ", ")))
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
+		errs = append(errs, errors.New("METRICS_ADDR must differ from HTTP_ADDR; leave it empty to serve /metrics on HTTP_ADDR"))
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, errors.New(`LOG_FORMAT must be "json" or "text"`))

@@ -59,6 +59,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		{"BCRYPT_COST", cfg.BcryptCost, 12},
 		{"LOG_FORMAT", cfg.LogFormat, "json"},
 		{"CORS_ALLOW_ORIGINS", len(cfg.CORSAllowOrigins), 0},
+		{"DB_QUERY_EXEC_MODE", cfg.DBQueryExecMode, "cache_statement"},
+		{"METRICS_ADDR", cfg.MetricsAddr, ""},
 	}
 	for _, tt := range tests {
 		if !reflect.DeepEqual(tt.got, tt.want) {
@@ -109,6 +111,11 @@ func TestLoadConfigValidation(t *testing.T) {
 		{"CORS origins", map[string]string{"CORS_ALLOW_ORIGINS": "https://a.example"}, ""},
 		{"LOG_FORMAT xml", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 		{"DB_MAX_OPEN_CONNS 0", map[string]string{"DB_MAX_OPEN_CONNS": "0"}, "DB_MAX_OPEN_CONNS"},
+		{"DB_QUERY_EXEC_MODE describe_exec", map[string]string{"DB_QUERY_EXEC_MODE": "describe_exec"}, ""},
+		{"DB_QUERY_EXEC_MODE simple_protocol", map[string]string{"DB_QUERY_EXEC_MODE": "simple_protocol"}, ""},
+		{"DB_QUERY_EXEC_MODE unknown", map[string]string{"DB_QUERY_EXEC_MODE": "prepared"}, "DB_QUERY_EXEC_MODE"},
+		{"METRICS_ADDR of its own", map[string]string{"METRICS_ADDR": ":9090"}, ""},
+		{"METRICS_ADDR equal to HTTP_ADDR", map[string]string{"HTTP_ADDR": ":9090", "METRICS_ADDR": ":9090"}, "METRICS_ADDR"},
 		// The error names the value but only the Go field, not the variable.
 		{"unparsable duration", map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, `"soon"`},
 	}

@@ -17,15 +17,38 @@ import (
 // start instead of hanging it.
 const connectTimeout = 5 * time.Second
 
-// OpenDB opens the pool, checks that the database answers and applies pending
-// migrations unless DB_AUTO_MIGRATE=false. The cleanup closes the pool.
-func OpenDB(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlx.DB, func(), error) {
+// queryExecModes are the values DB_QUERY_EXEC_MODE takes, named as pgx
+// names them in a connection string's default_query_exec_mode.
+var queryExecModes = map[string]pgx.QueryExecMode{
+	"cache_statement": pgx.QueryExecModeCacheStatement,
+	"cache_describe":  pgx.QueryExecModeCacheDescribe,
+	"describe_exec":   pgx.QueryExecModeDescribeExec,
+	"exec":            pgx.QueryExecModeExec,
+	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
+}
+
+// pgxConfig parses DATABASE_URL and applies the settings pgx takes from
+// Config rather than from the URL.
+func pgxConfig(cfg Config) (*pgx.ConnConfig, error) {
 	pgxCfg, err := pgx.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if mode, ok := queryExecModes[cfg.DBQueryExecMode]; ok {
+		pgxCfg.DefaultQueryExecMode = mode
 	}
 	if cfg.DBTracer != nil {
 		pgxCfg.Tracer = cfg.DBTracer
+	}
+	return pgxCfg, nil
+}
+
+// OpenDB opens the pool, checks that the database answers and applies pending
+// migrations unless DB_AUTO_MIGRATE=false. The cleanup closes the pool.
+func OpenDB(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlx.DB, func(), error) {
+	pgxCfg, err := pgxConfig(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	db := sqlx.NewDb(stdlib.OpenDB(*pgxCfg), "pgx")
 	db.SetMaxOpenConns(cfg.DBMaxOpenConns)
@@ -53,9 +76,9 @@ func OpenDB(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlx.DB, fun
 // not until something queries it. Building the router queries nothing, so
 // tools that only inspect it (server routes) run without a database.
 func NewOfflineDB(cfg Config) (*sqlx.DB, func(), error) {
-	pgxCfg, err := pgx.ParseConfig(cfg.DatabaseURL)
+	pgxCfg, err := pgxConfig(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+		return nil, nil, err
 	}
 	db := sqlx.NewDb(stdlib.OpenDB(*pgxCfg), "pgx")
 	return db, func() { _ = db.Close() }, nil
