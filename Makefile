@@ -90,6 +90,13 @@ test-faults: ## Races, outages, shutdown under load, slow clients, headers, then
 	  go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) -parallel 2 ./controllers/ || exit 1; \
 	done
 
+# The cluster tests carry the build tag "cluster"; besides PostgreSQL they
+# need pgbouncer and nginx installed (Debian's packages; .ci/run installs
+# them), and start their own instances of both.
+.PHONY: test-cluster
+test-cluster: ## Three replicas behind nginx and PgBouncer: exec modes, one migration, shared tokens and throttling, lossless rolling restart (~1 min)
+	go test -tags cluster -race -count=1 -v ./cluster/
+
 .PHONY: e2e
 e2e: ## Lint the documents; run a generated TypeScript client and the Swagger UI (Chromium) against a real server
 	bash e2e/run.sh

@@ -28,6 +28,11 @@ func InitializeApp(ctx context.Context, cfg app.Config, logOutput io.Writer) (*a
 	if err != nil {
 		return nil, nil, err
 	}
+	metrics, err := app.NewMetrics(cfg, logger, db)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	authConfig, err := app.NewAuthConfig(cfg, logger)
 	if err != nil {
 		cleanup()
@@ -56,13 +61,14 @@ func InitializeApp(ctx context.Context, cfg app.Config, logOutput io.Writer) (*a
 	itemService := services.NewItemService(itemRepository)
 	itemController := controllers.NewItemController(itemService, binder)
 	v := providers.Controllers(authController, userController, itemController)
-	engine, err := app.NewRouter(cfg, logger, db, controllersNewRequestScope, v)
+	engine, err := app.NewRouter(cfg, logger, db, metrics, controllersNewRequestScope, v)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	server := app.NewServer(cfg, engine)
-	appApp := app.New(cfg, logger, server)
+	metricsServer := app.NewMetricsServer(cfg, metrics)
+	appApp := app.New(cfg, logger, server, metricsServer)
 	return appApp, func() {
 		cleanup()
 	}, nil
@@ -76,6 +82,11 @@ func InitializeRouter(cfg app.Config, logOutput io.Writer) (*gin.Engine, func(),
 	if err != nil {
 		return nil, nil, err
 	}
+	metrics, err := app.NewMetrics(cfg, logger, db)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	authConfig, err := app.NewAuthConfig(cfg, logger)
 	if err != nil {
 		cleanup()
@@ -104,7 +115,7 @@ func InitializeRouter(cfg app.Config, logOutput io.Writer) (*gin.Engine, func(),
 	itemService := services.NewItemService(itemRepository)
 	itemController := controllers.NewItemController(itemService, binder)
 	v := providers.Controllers(authController, userController, itemController)
-	engine, err := app.NewRouter(cfg, logger, db, controllersNewRequestScope, v)
+	engine, err := app.NewRouter(cfg, logger, db, metrics, controllersNewRequestScope, v)
 	if err != nil {
 		cleanup()
 		return nil, nil, err

@@ -41,8 +41,10 @@ type Config struct {
 	DBQueryTimeout time.Duration `env:"DB_QUERY_TIMEOUT" envDefault:"5s"`
 	// DBQueryExecMode is how pgx sends statements. cache_statement prepares
 	// each once per connection, which is fastest but breaks behind a pooler
-	// in transaction mode (PgBouncer before 1.21): there use describe_exec
-	// or simple_protocol.
+	// in transaction mode that does not track prepared statements (PgBouncer
+	// before 1.21): there use exec, cache_describe or simple_protocol, never
+	// describe_exec, whose two round trips can land on different server
+	// connections (cluster/execmode_test.go shows both failures).
 	DBQueryExecMode string `env:"DB_QUERY_EXEC_MODE" envDefault:"cache_statement"`
 	// DBTracer, when set, sees every statement the pool sends: a hook for
 	// instrumentation and for tests that count round trips. Code sets it;

@@ -19,11 +19,12 @@ type Controller interface {
 	Register(r gin.IRouter)
 }
 
-// NewRouter builds the Gin engine: middleware, the health and docs routes,
-// and every controller. Middleware order matters and reads outside in: the
-// request id first so everything can log it, recovery outside the request
-// scope so the scope's cleanup runs before a panic is answered.
-func NewRouter(cfg Config, logger *slog.Logger, db *sqlx.DB, newScope controllers.NewRequestScope, ctls []Controller) (*gin.Engine, error) {
+// NewRouter builds the Gin engine: middleware, the health, metrics and docs
+// routes, and every controller. Middleware order matters and reads outside
+// in: metrics first so they time everything and see the status actually
+// sent, the request id next so everything can log it, recovery outside the
+// request scope so the scope's cleanup runs before a panic is answered.
+func NewRouter(cfg Config, logger *slog.Logger, db *sqlx.DB, metrics *Metrics, newScope controllers.NewRequestScope, ctls []Controller) (*gin.Engine, error) {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
@@ -31,7 +32,7 @@ func NewRouter(cfg Config, logger *slog.Logger, db *sqlx.DB, newScope controller
 		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
 
-	r.Use(controllers.RequestID, controllers.AccessLog(logger), controllers.SecurityHeaders)
+	r.Use(metrics.http.Middleware, controllers.RequestID, controllers.AccessLog(logger), controllers.SecurityHeaders)
 	if len(cfg.CORSAllowOrigins) > 0 {
 		r.Use(corsMiddleware(cfg.CORSAllowOrigins))
 	}
@@ -42,6 +43,9 @@ func NewRouter(cfg Config, logger *slog.Logger, db *sqlx.DB, newScope controller
 	r.GET("/", controllers.Healthy)
 	r.GET("/healthz", controllers.Healthy)
 	r.GET("/readyz", controllers.Ready(db))
+	if cfg.MetricsAddr == "" {
+		r.GET(controllers.MetricsPath, controllers.Metrics(metrics.Handler()))
+	}
 	if cfg.DocsEnabled {
 		controllers.RegisterDocs(r)
 	}

@@ -28,47 +28,72 @@ func NewServer(cfg Config, router *gin.Engine) *http.Server {
 
 // App is the running service.
 type App struct {
-	cfg    Config
-	logger *slog.Logger
-	server *http.Server
+	cfg     Config
+	logger  *slog.Logger
+	server  *http.Server
+	metrics *MetricsServer // nil unless METRICS_ADDR is set
 }
 
-func New(cfg Config, logger *slog.Logger, server *http.Server) *App {
-	return &App{cfg: cfg, logger: logger, server: server}
+func New(cfg Config, logger *slog.Logger, server *http.Server, metrics *MetricsServer) *App {
+	return &App{cfg: cfg, logger: logger, server: server, metrics: metrics}
 }
 
 // Run serves until ctx is cancelled, then stops accepting, lets in-flight
-// requests finish within SHUTDOWN_TIMEOUT and returns.
+// requests finish within SHUTDOWN_TIMEOUT and returns. The metrics listener,
+// when there is one, starts and stops with the API's.
 func (a *App) Run(ctx context.Context) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR: %w", err)
 	}
-	a.logger.Info("server ready", slog.String("addr", ln.Addr().String()), slog.String("env", a.cfg.Env))
+	servers, listeners := []*http.Server{a.server}, []net.Listener{ln}
+	ready := []slog.Attr{slog.String("addr", ln.Addr().String()), slog.String("env", a.cfg.Env)}
+	if a.metrics != nil {
+		mln, err := lc.Listen(ctx, "tcp", a.cfg.MetricsAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		servers, listeners = append(servers, a.metrics.server), append(listeners, mln)
+		ready = append(ready, slog.String("metrics_addr", mln.Addr().String()))
+	}
+	a.logger.LogAttrs(ctx, slog.LevelInfo, "server ready", ready...)
 
-	served := make(chan error, 1)
-	go func() { served <- a.server.Serve(ln) }()
+	served := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { served <- s.Serve(listeners[i]) }()
+	}
 
 	select {
 	case err := <-served:
+		// One server failed; the process is ending, so the other goes too.
+		for _, s := range servers {
+			_ = s.Close()
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	a.logger.Info("shutting down", slog.Duration("timeout", a.cfg.ShutdownTimeout))
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := a.server.Shutdown(shutdownCtx); err != nil {
-		if !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("shutdown: %w", err)
+	// The API first: the metrics listener stays up while it drains, so a
+	// scrape can still watch the in-flight requests finish.
+	for _, s := range servers {
+		if err := s.Shutdown(shutdownCtx); err != nil {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+			// The stop that was asked for still happens, on time: requests still
+			// running are cut off, and the log says so rather than the exit code.
+			a.logger.Warn("shutdown timeout reached: closing connections with requests in flight", slog.Duration("timeout", a.cfg.ShutdownTimeout))
+			_ = s.Close()
 		}
-		// The stop that was asked for still happens, on time: requests still
-		// running are cut off, and the log says so rather than the exit code.
-		a.logger.Warn("shutdown timeout reached: closing connections with requests in flight", slog.Duration("timeout", a.cfg.ShutdownTimeout))
-		_ = a.server.Close()
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	for range servers {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
 	a.logger.Info("stopped")
 	return nil

@@ -16,9 +16,11 @@ import (
 	"github.com/example/apitemplate/internal/apitest"
 )
 
-// undocumentedRoutes are the routes that serve the documents themselves;
-// they are the only ones the documents may leave out.
+// undocumentedRoutes are the routes that serve the documents themselves,
+// and /metrics (Prometheus text for a scraper, not JSON); they are the only
+// ones the documents may leave out.
 var undocumentedRoutes = []string{
+	"GET /metrics",
 	"GET /schema",
 	"GET /schema/openapi.json",
 	"GET /swagger/*any",

@@ -19,7 +19,7 @@ import (
 // could list the accounts by timing alone.
 func TestLoginTimingDoesNotRevealAccounts(t *testing.T) {
 	const (
-		attempts  = 100
+		attempts  = 200
 		tolerance = 0.25
 	)
 	_, addr := startServer(t, apitest.NewDatabase(t), map[string]string{

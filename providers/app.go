@@ -9,13 +9,14 @@ import (
 	"github.com/example/apitemplate/app"
 )
 
-// AppSet builds the process: logger, pool (closed by its cleanup), router and
-// server. The config and the log's destination are injector arguments, given
-// by main (or a test).
+// AppSet builds the process: logger, pool (closed by its cleanup), router,
+// server and the metrics listener METRICS_ADDR may ask for. The config and
+// the log's destination are injector arguments, given by main (or a test).
 var AppSet = wire.NewSet(
 	RouterSet,
 	app.OpenDB,
 	app.NewServer,
+	app.NewMetricsServer,
 	app.New,
 )
 
@@ -25,6 +26,7 @@ var AppSet = wire.NewSet(
 var RouterSet = wire.NewSet(
 	app.NewLogger,
 	app.NewAuthConfig,
+	app.NewMetrics,
 	app.NewRouter,
 	wire.Struct(new(RequestDeps), "*"),
 )

@@ -521,6 +521,13 @@ func TestBadConfigurationFailsWithOneLine(t *testing.T) {
 			want:     []string{"HTTP_ADDR", taken.Addr().String()},
 			within:   10 * time.Second,
 		},
+		{
+			name:     "metrics port taken",
+			env:      map[string]string{"METRICS_ADDR": taken.Addr().String(), "JWT_SECRET": testSecret},
+			migrated: true,
+			want:     []string{"METRICS_ADDR", taken.Addr().String()},
+			within:   10 * time.Second,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -734,5 +741,70 @@ func TestSIGINTExitsZero(t *testing.T) {
 	assertRefused(t, addr)
 	if n := len(p.logged("stopped")); n != 1 {
 		t.Errorf(`"stopped" logged %d times, want once`, n)
+	}
+}
+
+// METRICS_ADDR moves /metrics to a listener of its own, which starts and
+// stops with the API's: the API answers 404 for /metrics (and counts it as
+// an unmatched route), the metrics listener answers nothing but /metrics.
+func TestMetricsOnTheirOwnAddress(t *testing.T) {
+	t.Parallel()
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	p := start(t, map[string]string{
+		"DATABASE_URL": apitest.NewDatabase(t),
+		"HTTP_ADDR":    addr,
+		"METRICS_ADDR": metricsAddr,
+		"JWT_SECRET":   testSecret,
+		"BCRYPT_COST":  "4",
+	})
+	p.waitReady()
+	base, metricsBase := "http://"+addr, "http://"+metricsAddr
+
+	for _, c := range []struct {
+		base, path string
+		status     int
+	}{
+		{base, "/healthz", http.StatusOK},
+		{base, "/items/1", http.StatusNotFound},
+		{base, "/metrics", http.StatusNotFound},
+		{metricsBase, "/healthz", http.StatusNotFound},
+		{metricsBase, "/metrics", http.StatusOK},
+	} {
+		if status, body := get(t, c.base, c.path); status != c.status {
+			t.Errorf("GET %s%s = %d %s, want %d", c.base, c.path, status, body, c.status)
+		}
+	}
+	status, body := get(t, metricsBase, "/metrics")
+	if status != http.StatusOK {
+		t.Fatalf("GET %s/metrics = %d", metricsBase, status)
+	}
+	for _, want := range []string{
+		`http_requests_total{method="GET",route="/healthz",status="200"} 1`,
+		`http_requests_total{method="GET",route="/items/:id",status="404"} 1`,
+		`http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		"go_sql_open_connections{",
+		"go_goroutines ",
+		"process_cpu_seconds_total ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the scrape has no %q", want)
+		}
+	}
+
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0; stderr: %s", code, p.stderr.String())
+	}
+	assertRefused(t, addr)
+	assertRefused(t, metricsAddr)
+	ready := p.logged("server ready")
+	if len(ready) != 1 {
+		t.Fatalf(`"server ready" logged %d times, want once`, len(ready))
+	}
+	if got := ready[0]["addr"]; got != addr {
+		t.Errorf(`"server ready" addr = %v, want %s`, got, addr)
+	}
+	if got := ready[0]["metrics_addr"]; got != metricsAddr {
+		t.Errorf(`"server ready" metrics_addr = %v, want %s`, got, metricsAddr)
 	}
 }

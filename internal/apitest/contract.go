@@ -52,10 +52,11 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 	return &contract{router: router, problem: problem}, nil
 })
 
-// documentRoute reports the routes that serve the documents themselves, the
-// only ones the documents leave out.
+// documentRoute reports the routes the documents leave out: those that
+// serve the documents themselves, and /metrics, which answers Prometheus
+// text to a scraper rather than JSON to a client.
 func documentRoute(path string) bool {
-	return path == "/schema" || path == "/schema/openapi.json" || strings.HasPrefix(path, "/swagger/")
+	return path == "/schema" || path == "/schema/openapi.json" || strings.HasPrefix(path, "/swagger/") || path == "/metrics"
 }
 
 // checkedHandler serves through the application and fails the test whose
