@@ -84,7 +84,7 @@ func Call(client *http.Client, method, url, token string, body any) (int, http.H
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("read %s %s: %w", method, url, err)
