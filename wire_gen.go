@@ -28,7 +28,8 @@ func InitializeApp(ctx context.Context, cfg app.Config, logOutput io.Writer) (*a
 	if err != nil {
 		return nil, nil, err
 	}
-	metrics, err := app.NewMetrics(cfg, logger, db)
+	slots := repositories.NewSlots(db)
+	metrics, err := app.NewMetrics(cfg, logger, db, slots)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -48,6 +49,7 @@ func InitializeApp(ctx context.Context, cfg app.Config, logOutput io.Writer) (*a
 	}
 	requestDeps := &providers.RequestDeps{
 		DB:     db,
+		Slots:  slots,
 		Logger: logger,
 		Auth:   authService,
 	}
@@ -82,7 +84,8 @@ func InitializeRouter(cfg app.Config, logOutput io.Writer) (*gin.Engine, func(),
 	if err != nil {
 		return nil, nil, err
 	}
-	metrics, err := app.NewMetrics(cfg, logger, db)
+	slots := repositories.NewSlots(db)
+	metrics, err := app.NewMetrics(cfg, logger, db, slots)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -102,6 +105,7 @@ func InitializeRouter(cfg app.Config, logOutput io.Writer) (*gin.Engine, func(),
 	}
 	requestDeps := &providers.RequestDeps{
 		DB:     db,
+		Slots:  slots,
 		Logger: logger,
 		Auth:   authService,
 	}
@@ -132,7 +136,8 @@ func InitializeRequestScope(r *http.Request, deps *providers.RequestDeps) (*cont
 	authService := deps.Auth
 	caller := providers.NewCaller(r, authService)
 	db := deps.DB
-	unitOfWork, cleanup := repositories.NewUnitOfWork(db)
+	slots := deps.Slots
+	unitOfWork, cleanup := repositories.NewUnitOfWork(db, slots)
 	requestScope := &controllers.RequestScope{
 		Logger: logger,
 		Caller: caller,

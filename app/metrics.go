@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/example/apitemplate/controllers"
+	"github.com/example/apitemplate/repositories"
 )
 
 // Metrics is what GET /metrics reports: the requests, the database pool, the
@@ -24,20 +25,39 @@ type Metrics struct {
 	handler  http.Handler
 }
 
-func NewMetrics(cfg Config, logger *slog.Logger, db *sqlx.DB) (*Metrics, error) {
+func NewMetrics(cfg Config, logger *slog.Logger, db *sqlx.DB, slots *repositories.Slots) (*Metrics, error) {
 	pgxCfg, err := pgxConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
 	m := &Metrics{registry: prometheus.NewRegistry(), http: controllers.NewHTTPMetrics()}
-	for _, c := range []prometheus.Collector{
+	cs := []prometheus.Collector{
 		m.http,
 		// go_sql_*: open, in use, idle, waits and time waited; the one
 		// place a saturated pool shows before latency does.
 		collectors.NewDBStatsCollector(db.DB, pgxCfg.Database),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
+	}
+	if slots != nil {
+		// Requests queue for a connection in the slots, in front of
+		// database/sql, whose go_sql_wait_* then stay at zero: these are the
+		// pool's real waits.
+		dbLabel := prometheus.Labels{"db_name": pgxCfg.Database}
+		cs = append(cs,
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "db_pool_slot_waits_total",
+				Help:        "Requests that found every pool connection busy and queued for one, first come, first served.",
+				ConstLabels: dbLabel,
+			}, func() float64 { n, _ := slots.Waits(); return float64(n) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        "db_pool_slot_wait_seconds_total",
+				Help:        "Time requests spent queued for a pool connection.",
+				ConstLabels: dbLabel,
+			}, func() float64 { _, d := slots.Waits(); return d.Seconds() }),
+		)
+	}
+	for _, c := range cs {
 		if err := m.registry.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}

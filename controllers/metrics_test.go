@@ -182,6 +182,8 @@ func TestMetricsCountRequestsByRouteTemplate(t *testing.T) {
 		{"go_sql_idle_connections" + db, func(v float64) bool { return v >= 1 }, "at least 1 after the queries"},
 		{"go_sql_wait_count_total" + db, func(v float64) bool { return v >= 0 }, "present"},
 		{"go_sql_wait_duration_seconds_total" + db, func(v float64) bool { return v >= 0 }, "present"},
+		{"db_pool_slot_waits_total" + db, func(v float64) bool { return v >= 0 }, "present"},
+		{"db_pool_slot_wait_seconds_total" + db, func(v float64) bool { return v >= 0 }, "present"},
 		{"go_goroutines", func(v float64) bool { return v >= 1 }, "at least 1"},
 		{"go_gc_duration_seconds_count", func(v float64) bool { return v >= 0 }, "present"},
 		{"go_memstats_heap_alloc_bytes", func(v float64) bool { return v > 0 }, "positive"},

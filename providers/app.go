@@ -7,6 +7,7 @@ import (
 	"github.com/google/wire"
 
 	"github.com/example/apitemplate/app"
+	"github.com/example/apitemplate/repositories"
 )
 
 // AppSet builds the process: logger, pool (closed by its cleanup), router,
@@ -28,5 +29,6 @@ var RouterSet = wire.NewSet(
 	app.NewAuthConfig,
 	app.NewMetrics,
 	app.NewRouter,
+	repositories.NewSlots,
 	wire.Struct(new(RequestDeps), "*"),
 )

@@ -17,7 +17,7 @@ import (
 // rolls back whatever was not committed and releases the connection), the
 // caller's identity and a logger that carries the request id.
 var RequestSet = wire.NewSet(
-	wire.FieldsOf(new(*RequestDeps), "DB", "Auth"),
+	wire.FieldsOf(new(*RequestDeps), "DB", "Slots", "Auth"),
 	repositories.NewUnitOfWork,
 	wire.Bind(new(controllers.UnitOfWork), new(*repositories.UnitOfWork)),
 	NewCaller,
@@ -30,6 +30,7 @@ var RequestSet = wire.NewSet(
 // argument.
 type RequestDeps struct {
 	DB     *sqlx.DB
+	Slots  *repositories.Slots
 	Logger *slog.Logger
 	Auth   *services.AuthService
 }

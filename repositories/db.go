@@ -7,25 +7,79 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/example/apitemplate/services"
 )
+
+// Slots admits requests to the pool first come, first served. When every
+// connection is busy, database/sql hands a freed one to a waiting request
+// picked at random, so under load a few requests wait far longer than the
+// rest (make bench saw p99 1.3 to 1.6 times that of pgxpool, which queues
+// in order). A request takes a slot, in arrival order, before it takes a
+// connection, and there are as many slots as connections, so database/sql
+// always has one free for it.
+type Slots struct {
+	sem *semaphore.Weighted
+
+	// What a request waited for a slot, for the metrics: with slots in
+	// front, database/sql's own wait counters stay at zero.
+	waits    atomic.Int64
+	waitedNS atomic.Int64
+}
+
+// NewSlots returns slots for db's DB_MAX_OPEN_CONNS, or nil, which admits
+// without queueing, when the pool is unbounded and no one ever waits.
+func NewSlots(db *sqlx.DB) *Slots {
+	n := db.Stats().MaxOpenConnections
+	if n <= 0 {
+		return nil
+	}
+	return &Slots{sem: semaphore.NewWeighted(int64(n))}
+}
+
+func (s *Slots) acquire(ctx context.Context) error {
+	if s.sem.TryAcquire(1) {
+		return nil
+	}
+	start := time.Now()
+	err := s.sem.Acquire(ctx, 1)
+	s.waits.Add(1)
+	s.waitedNS.Add(int64(time.Since(start)))
+	if err != nil {
+		return fmt.Errorf("wait for a database connection: %w", err)
+	}
+	return nil
+}
+
+// Waits returns how many times a request had to wait for a slot, and for
+// how long in all.
+func (s *Slots) Waits() (count int64, total time.Duration) {
+	return s.waits.Load(), time.Duration(s.waitedNS.Load())
+}
+
+func (s *Slots) release() { s.sem.Release(1) }
 
 // UnitOfWork is the database side of one request. It starts no transaction
 // until a service asks for one, so reads go straight to the pool; its cleanup
 // rolls back whatever the request began and did not commit.
 type UnitOfWork struct {
-	db *sqlx.DB
-	tx *sqlx.Tx
+	db       *sqlx.DB
+	tx       *sqlx.Tx
+	slots    *Slots
+	admitted admitted // db through slots, for statements outside a transaction
+	txSlot   bool     // the open transaction holds a slot
 }
 
 // NewUnitOfWork returns the request's unit of work and the cleanup that must
-// run when the request ends, however it ends.
-func NewUnitOfWork(db *sqlx.DB) (*UnitOfWork, func()) {
-	u := &UnitOfWork{db: db}
+// run when the request ends, however it ends. slots may be nil.
+func NewUnitOfWork(db *sqlx.DB, slots *Slots) (*UnitOfWork, func()) {
+	u := &UnitOfWork{db: db, slots: slots, admitted: admitted{db: db, slots: slots}}
 	return u, u.rollback
 }
 
@@ -41,21 +95,69 @@ func (u *UnitOfWork) rollback() {
 		_ = u.tx.Rollback() // the request is over; there is no one left to tell
 		u.tx = nil
 	}
+	u.releaseTxSlot()
 }
 
-// querier is what both *sqlx.DB and *sqlx.Tx offer.
+func (u *UnitOfWork) releaseTxSlot() {
+	if u.txSlot {
+		u.txSlot = false
+		u.slots.release()
+	}
+}
+
+// querier is what both *sqlx.Tx and the pool offer repositories. Each call
+// has given its connection back by the time it returns, which is what lets
+// admitted hold a slot for exactly that long.
 type querier interface {
-	sqlx.ExtContext
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	GetContext(ctx context.Context, dest any, query string, args ...any) error
 	SelectContext(ctx context.Context, dest any, query string, args ...any) error
 }
 
-// conn returns the transaction open in ctx's unit of work, or else the pool.
+// conn returns the transaction open in ctx's unit of work, or else the pool,
+// through the request's slots when it has them.
 func conn(ctx context.Context, db *sqlx.DB) querier {
-	if u, ok := ctx.Value(unitOfWorkKey{}).(*UnitOfWork); ok && u.tx != nil {
+	u, ok := ctx.Value(unitOfWorkKey{}).(*UnitOfWork)
+	switch {
+	case !ok:
+		return db
+	case u.tx != nil:
 		return u.tx
+	case u.slots != nil:
+		return &u.admitted
+	default:
+		return db
 	}
-	return db
+}
+
+// admitted is the pool behind a slot held for one statement.
+type admitted struct {
+	db    *sqlx.DB
+	slots *Slots
+}
+
+func (a *admitted) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := a.slots.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer a.slots.release()
+	return a.db.ExecContext(ctx, query, args...)
+}
+
+func (a *admitted) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+	if err := a.slots.acquire(ctx); err != nil {
+		return err
+	}
+	defer a.slots.release()
+	return a.db.GetContext(ctx, dest, query, args...)
+}
+
+func (a *admitted) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	if err := a.slots.acquire(ctx); err != nil {
+		return err
+	}
+	defer a.slots.release()
+	return a.db.SelectContext(ctx, dest, query, args...)
 }
 
 // Transactor implements services.Transactor on the request's unit of work.
@@ -75,7 +177,7 @@ func (t *Transactor) WithinTx(ctx context.Context, fn func(ctx context.Context) 
 	u, ok := ctx.Value(unitOfWorkKey{}).(*UnitOfWork)
 	if !ok {
 		var cleanup func()
-		u, cleanup = NewUnitOfWork(t.db)
+		u, cleanup = NewUnitOfWork(t.db, nil)
 		defer cleanup()
 		ctx = u.Attach(ctx)
 	}
@@ -83,8 +185,15 @@ func (t *Transactor) WithinTx(ctx context.Context, fn func(ctx context.Context) 
 		return u.nested(ctx, fn)
 	}
 
+	if u.slots != nil {
+		if err := u.slots.acquire(ctx); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		u.txSlot = true
+	}
 	tx, err := t.db.BeginTxx(ctx, nil)
 	if err != nil {
+		u.releaseTxSlot()
 		return fmt.Errorf("begin: %w", err)
 	}
 	u.tx = tx
@@ -93,6 +202,7 @@ func (t *Transactor) WithinTx(ctx context.Context, fn func(ctx context.Context) 
 		return err
 	}
 	u.tx = nil
+	defer u.releaseTxSlot()
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}

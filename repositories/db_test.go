@@ -32,6 +32,8 @@ func newStore(t *testing.T) store {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
+	// Bounded, as the app's pool is, so that requests go through slots.
+	db.SetMaxOpenConns(4)
 	return store{
 		db:    db,
 		users: repositories.NewUserRepository(db),
@@ -83,7 +85,7 @@ func (s store) writeUserAndItem(ctx context.Context, email string) error {
 // panicked with and what it returned.
 func inRequest(db *sqlx.DB, fn func(ctx context.Context) error) (panicked any, err error) {
 	defer func() { panicked = recover() }()
-	u, cleanup := repositories.NewUnitOfWork(db)
+	u, cleanup := repositories.NewUnitOfWork(db, repositories.NewSlots(db))
 	defer cleanup()
 	return nil, fn(u.Attach(context.Background()))
 }
@@ -307,7 +309,7 @@ func TestNestedWithinTxFailureUndoesOnlyItsOwnWrites(t *testing.T) {
 
 func TestUnitOfWorkCleanupRollsBackWhatWasNotCommitted(t *testing.T) {
 	s := newStore(t)
-	u, cleanup := repositories.NewUnitOfWork(s.db)
+	u, cleanup := repositories.NewUnitOfWork(s.db, repositories.NewSlots(s.db))
 	ctx := u.Attach(context.Background())
 
 	// A panic leaves the request's transaction begun and neither committed
@@ -347,7 +349,7 @@ func TestReadsOutsideTxOpenNoTransaction(t *testing.T) {
 	if err := s.writeUserAndItem(context.Background(), "ann@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	u, cleanup := repositories.NewUnitOfWork(s.db)
+	u, cleanup := repositories.NewUnitOfWork(s.db, repositories.NewSlots(s.db))
 	defer cleanup()
 	ctx := u.Attach(context.Background())
 

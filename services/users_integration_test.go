@@ -41,7 +41,7 @@ func TestUserServiceDeleteIsAtomicInTheDatabase(t *testing.T) {
 	}{
 		{"outside a request", func(_ *sqlx.DB, fn func(ctx context.Context)) { fn(context.Background()) }},
 		{"in a request", func(db *sqlx.DB, fn func(ctx context.Context)) {
-			work, cleanup := repositories.NewUnitOfWork(db)
+			work, cleanup := repositories.NewUnitOfWork(db, repositories.NewSlots(db))
 			defer cleanup()
 			fn(work.Attach(context.Background()))
 		}},
