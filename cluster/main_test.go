@@ -123,15 +123,15 @@ func tail(s string) string {
 // freePort returns a port nothing listens on right now.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	_, port, err := net.SplitHostPort(apitest.FreeAddr(t))
 	if err != nil {
-		t.Fatalf("listen: %v", err)
+		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		t.Fatalf("close listener: %v", err)
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return port
+	return n
 }
 
 // tool finds a Debian-installed daemon, which lives in /usr/sbin, often off

@@ -89,7 +89,7 @@ func TestWildcardCORSRefusesToStart(t *testing.T) {
 		t.Run(origins, func(t *testing.T) {
 			p := run(t, map[string]string{
 				"DATABASE_URL":       "postgres://postgres@127.0.0.1:5432/never_used?sslmode=disable",
-				"HTTP_ADDR":          freeAddr(t),
+				"HTTP_ADDR":          apitest.FreeAddr(t),
 				"JWT_SECRET":         testSecret,
 				"CORS_ALLOW_ORIGINS": origins,
 			})

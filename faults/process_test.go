@@ -11,7 +11,6 @@ package faults_test
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -81,7 +80,7 @@ func run(t *testing.T, env map[string]string) *proc {
 // its address.
 func startServer(t *testing.T, dbURL string, extra map[string]string) (*proc, string) {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := apitest.FreeAddr(t)
 	env := map[string]string{
 		"DATABASE_URL": dbURL,
 		"HTTP_ADDR":    addr,
@@ -105,19 +104,6 @@ func startServer(t *testing.T, dbURL string, extra map[string]string) (*proc, st
 		time.Sleep(20 * time.Millisecond)
 	}
 	return p, addr
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatalf("close listener: %v", err)
-	}
-	return addr
 }
 
 var client = &http.Client{Timeout: 10 * time.Second}

@@ -247,7 +247,7 @@ func TestBadUsageExitsTwoWithOneLine(t *testing.T) {
 func TestServeReadsDotEnv(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	dotEnvAddr, envAddr := freeAddr(t), freeAddr(t)
+	dotEnvAddr, envAddr := apitest.FreeAddr(t), apitest.FreeAddr(t)
 	dotEnv := "DATABASE_URL=" + apitest.NewDatabase(t) + "\nHTTP_ADDR=" + dotEnvAddr + "\nJWT_SECRET=" + testSecret + "\n"
 	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(dotEnv), 0o600); err != nil {
 		t.Fatal(err)

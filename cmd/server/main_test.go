@@ -182,20 +182,6 @@ func (p *proc) waitReady() {
 	p.waitLog("server ready", startTimeout)
 }
 
-// freeAddr returns a 127.0.0.1 address with a port nobody listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatalf("close listener: %v", err)
-	}
-	return addr
-}
-
 // emptyDatabase creates a database with no tables at all, unlike
 // apitest.NewDatabase, and drops it when the test ends.
 func emptyDatabase(t *testing.T) string {
@@ -334,7 +320,7 @@ func assertRefused(t *testing.T, addr string) {
 func TestStartsWithMinimalEnvironmentAndMigrates(t *testing.T) {
 	t.Parallel()
 	dbURL := emptyDatabase(t)
-	addr := freeAddr(t)
+	addr := apitest.FreeAddr(t)
 	p := start(t, map[string]string{
 		"DATABASE_URL": dbURL,
 		"HTTP_ADDR":    addr,
@@ -385,7 +371,7 @@ func TestStartsWithMinimalEnvironmentAndMigrates(t *testing.T) {
 func TestAutoMigrateOff(t *testing.T) {
 	t.Parallel()
 	dbURL := emptyDatabase(t)
-	addr := freeAddr(t)
+	addr := apitest.FreeAddr(t)
 	p := start(t, map[string]string{
 		"DATABASE_URL":    dbURL,
 		"HTTP_ADDR":       addr,
@@ -406,7 +392,7 @@ func TestAutoMigrateOff(t *testing.T) {
 // Development runs with no JWT_SECRET at all, on a random one, and says so.
 func TestDevelopmentWithoutJWTSecretWarns(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
+	addr := apitest.FreeAddr(t)
 	p := start(t, map[string]string{
 		"DATABASE_URL": apitest.NewDatabase(t),
 		"HTTP_ADDR":    addr,
@@ -437,7 +423,7 @@ func TestDevelopmentWithoutJWTSecretWarns(t *testing.T) {
 // Production accepts a JWT_SECRET of exactly the minimum length.
 func TestProductionWith32ByteSecretStarts(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
+	addr := apitest.FreeAddr(t)
 	p := start(t, map[string]string{
 		"APP_ENV":      "production",
 		"DATABASE_URL": apitest.NewDatabase(t),
@@ -532,7 +518,7 @@ func TestBadConfigurationFailsWithOneLine(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := map[string]string{"HTTP_ADDR": freeAddr(t)}
+			env := map[string]string{"HTTP_ADDR": apitest.FreeAddr(t)}
 			if tc.migrated {
 				env["DATABASE_URL"] = apitest.NewDatabase(t)
 			}
@@ -574,7 +560,7 @@ func TestBadConfigurationFailsWithOneLine(t *testing.T) {
 func TestSIGTERMFinishesInFlightRequest(t *testing.T) {
 	t.Parallel()
 	const shutdownTimeout = 10 * time.Second
-	addr := freeAddr(t)
+	addr := apitest.FreeAddr(t)
 	p := start(t, map[string]string{
 		"DATABASE_URL":     apitest.NewDatabase(t),
 		"HTTP_ADDR":        addr,
@@ -666,7 +652,7 @@ func TestSIGTERMFinishesInFlightRequest(t *testing.T) {
 func TestShutdownTimeoutBoundsTheWait(t *testing.T) {
 	t.Parallel()
 	const shutdownTimeout = 300 * time.Millisecond
-	addr := freeAddr(t)
+	addr := apitest.FreeAddr(t)
 	p := start(t, map[string]string{
 		"DATABASE_URL":     apitest.NewDatabase(t),
 		"HTTP_ADDR":        addr,
@@ -723,7 +709,7 @@ func TestShutdownTimeoutBoundsTheWait(t *testing.T) {
 // SIGINT (Ctrl-C) is a clean stop too.
 func TestSIGINTExitsZero(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
+	addr := apitest.FreeAddr(t)
 	p := start(t, map[string]string{
 		"DATABASE_URL": apitest.NewDatabase(t),
 		"HTTP_ADDR":    addr,
@@ -749,7 +735,7 @@ func TestSIGINTExitsZero(t *testing.T) {
 // an unmatched route), the metrics listener answers nothing but /metrics.
 func TestMetricsOnTheirOwnAddress(t *testing.T) {
 	t.Parallel()
-	addr, metricsAddr := freeAddr(t), freeAddr(t)
+	addr, metricsAddr := apitest.FreeAddr(t), apitest.FreeAddr(t)
 	p := start(t, map[string]string{
 		"DATABASE_URL": apitest.NewDatabase(t),
 		"HTTP_ADDR":    addr,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -90,4 +91,20 @@ func Call(client *http.Client, method, url, token string, body any) (int, http.H
 		return 0, nil, nil, fmt.Errorf("read %s %s: %w", method, url, err)
 	}
 	return res.StatusCode, res.Header, b, nil
+}
+
+// FreeAddr returns a 127.0.0.1 address with a port nothing listens on now,
+// for a process the test is about to start.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatalf("close listener: %v", err)
+	}
+	return addr
 }
