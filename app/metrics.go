@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
@@ -87,13 +86,5 @@ func NewMetricsServer(cfg Config, m *Metrics) *MetricsServer {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+controllers.MetricsPath, m.Handler())
-	return &MetricsServer{server: &http.Server{
-		Addr:              cfg.MetricsAddr,
-		Handler:           mux,
-		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}}
+	return &MetricsServer{server: newHTTPServer(cfg, cfg.MetricsAddr, mux)}
 }

@@ -12,12 +12,17 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// NewServer returns the HTTP server with timeouts that keep slow or hostile
-// clients from holding connections.
+// NewServer returns the API's HTTP server.
 func NewServer(cfg Config, router *gin.Engine) *http.Server {
+	return newHTTPServer(cfg, cfg.HTTPAddr, router)
+}
+
+// newHTTPServer sets the timeouts that keep slow or hostile clients from
+// holding connections, on every listener the process opens.
+func newHTTPServer(cfg Config, addr string, h http.Handler) *http.Server {
 	return &http.Server{
-		Addr:              cfg.HTTPAddr,
-		Handler:           router,
+		Addr:              addr,
+		Handler:           h,
 		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
