@@ -63,13 +63,36 @@ func OpenDB(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlx.DB, fun
 		return nil, nil, fmt.Errorf("database %s@%s/%s is not reachable: %w", pgxCfg.User, pgxCfg.Host, pgxCfg.Database, err)
 	}
 	if cfg.DBAutoMigrate {
-		if err := repositories.Migrate(ctx, db.DB); err != nil {
+		if err := migrate(ctx, pgxCfg); err != nil {
 			cleanup()
 			return nil, nil, err
 		}
 		logger.DebugContext(ctx, "migrations applied")
 	}
 	return db, cleanup, nil
+}
+
+// migrate applies pending migrations on a pool of its own: goose holds one
+// connection for the whole run and its lock row is taken on another, which
+// a DB_MAX_OPEN_CONNS of 1 would never give it.
+func migrate(ctx context.Context, pgxCfg *pgx.ConnConfig) error {
+	db := stdlib.OpenDB(*pgxCfg)
+	defer func() { _ = db.Close() }()
+	db.SetMaxOpenConns(migrationConns)
+	return repositories.Migrate(ctx, db)
+}
+
+// migrationConns is what a migration run needs: goose's connection and the
+// one its lock is taken and kept alive on.
+const migrationConns = 2
+
+// MigrationConfig is cfg for a process whose pool runs migrations itself
+// (server migrate): its pool needs migrationConns, whatever
+// DB_MAX_OPEN_CONNS says.
+func MigrationConfig(cfg Config) Config {
+	cfg.DBMaxOpenConns = max(cfg.DBMaxOpenConns, migrationConns)
+	cfg.DBAutoMigrate = false
+	return cfg
 }
 
 // NewOfflineDB is a pool on DATABASE_URL that has not connected, and does

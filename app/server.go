@@ -85,14 +85,21 @@ func (a *App) Run(ctx context.Context) error {
 	// The API first: the metrics listener stays up while it drains, so a
 	// scrape can still watch the in-flight requests finish.
 	for _, s := range servers {
-		if err := s.Shutdown(shutdownCtx); err != nil {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				return fmt.Errorf("shutdown: %w", err)
-			}
+		err := s.Shutdown(shutdownCtx)
+		switch {
+		case err == nil:
+		case errors.Is(err, context.DeadlineExceeded):
 			// The stop that was asked for still happens, on time: requests still
 			// running are cut off, and the log says so rather than the exit code.
-			a.logger.Warn("shutdown timeout reached: closing connections with requests in flight", slog.Duration("timeout", a.cfg.ShutdownTimeout))
+			if s == a.server {
+				a.logger.Warn("shutdown timeout reached: closing connections with requests in flight", slog.Duration("timeout", a.cfg.ShutdownTimeout))
+			}
 			_ = s.Close()
+		default:
+			for _, s := range servers {
+				_ = s.Close()
+			}
+			return fmt.Errorf("shutdown: %w", err)
 		}
 	}
 	for range servers {

@@ -73,10 +73,17 @@ func TestPgBouncerExecModes(t *testing.T) {
 				if err := repositories.Migrate(context.Background(), db); err != nil {
 					t.Fatalf("migrate directly: %v", err)
 				}
-				// Closed now, so that the sessions counted below are PgBouncer's.
+				// Closed now, so that the sessions counted below are PgBouncer's;
+				// a closed session leaves pg_stat_activity a moment later.
 				if err := db.Close(); err != nil {
 					t.Fatal(err)
 				}
+				waitFor(t, "the direct session to end", func() bool {
+					var n int
+					err := admin.QueryRowContext(context.Background(),
+						"SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name).Scan(&n)
+					return err == nil && n == 0
+				})
 			}
 			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 			p := startServer(t, t, "server "+tc.mode, bouncer.URL(name), addr, map[string]string{

@@ -3,6 +3,7 @@ package repositories_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -50,16 +51,18 @@ func TestSlotsAdmitInArrivalOrder(t *testing.T) {
 	release, held := holdInTx(t, s, slots)
 
 	const waiters = 5
-	order := make(chan int, waiters)
+	done := make(chan error, waiters)
 	for i := range waiters {
 		go func() {
 			u, cleanup := repositories.NewUnitOfWork(s.db, slots)
 			defer cleanup()
-			_, err := s.users.Get(u.Attach(context.Background()), 1)
-			if !errors.Is(err, services.ErrNotFound) {
-				t.Errorf("waiter %d: Get = %v, want ErrNotFound", i, err)
-			}
-			order <- i
+			// The user's id is taken from a sequence while the waiter holds
+			// the slot and the pool's only connection, so the ids record the
+			// order the waiters were admitted in.
+			_, err := s.users.Create(u.Attach(context.Background()), services.NewUser{
+				Email: fmt.Sprintf("waiter%d@example.com", i), Name: "W", PasswordHash: "x",
+			})
+			done <- err
 		}()
 		// Nothing shows that a goroutine has joined the queue, so each is
 		// given ample time to join it before the next one starts.
@@ -69,9 +72,18 @@ func TestSlotsAdmitInArrivalOrder(t *testing.T) {
 	if err := <-held; err != nil {
 		t.Fatalf("holding transaction: %v", err)
 	}
-	for want := range waiters {
-		if got := <-order; got != want {
-			t.Fatalf("waiter %d was served in place %d, want arrival order", got, want)
+	for range waiters {
+		if err := <-done; err != nil {
+			t.Fatalf("waiter: %v", err)
+		}
+	}
+	var admitted []string
+	if err := s.db.SelectContext(context.Background(), &admitted, "SELECT email FROM users ORDER BY id"); err != nil {
+		t.Fatal(err)
+	}
+	for i, email := range admitted {
+		if want := fmt.Sprintf("waiter%d@example.com", i); email != want {
+			t.Fatalf("admitted in the order %v, want arrival order (waiter0 first)", admitted)
 		}
 	}
 	if n := s.db.Stats().WaitCount; n != 0 {

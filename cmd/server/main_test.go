@@ -366,6 +366,26 @@ func TestStartsWithMinimalEnvironmentAndMigrates(t *testing.T) {
 	}
 }
 
+// Migrating on start takes two connections (goose's and its lock's), and
+// must get them even from a pool of one.
+func TestMigratesOnStartWithAPoolOfOne(t *testing.T) {
+	t.Parallel()
+	dbURL := emptyDatabase(t)
+	addr := apitest.FreeAddr(t)
+	p := start(t, map[string]string{
+		"DATABASE_URL":      dbURL,
+		"HTTP_ADDR":         addr,
+		"JWT_SECRET":        testSecret,
+		"DB_MAX_OPEN_CONNS": "1",
+	})
+	p.waitReady()
+	for table, ok := range tablesExist(t, dbURL, "users", "items", "login_failures") {
+		if !ok {
+			t.Errorf("table %s was not created by the start-up migrations", table)
+		}
+	}
+}
+
 // DB_AUTO_MIGRATE=false leaves an empty database alone, and the server still
 // starts: migrating is then someone else's job.
 func TestAutoMigrateOff(t *testing.T) {

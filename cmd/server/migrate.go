@@ -37,8 +37,8 @@ func migrate(args []string, stdout, _ io.Writer) error {
 		return err
 	}
 	// This command is the migration, or only looks: the pool must not
-	// migrate on its own first.
-	cfg.DBAutoMigrate = false
+	// migrate on its own first, and it needs the connections goose does.
+	cfg = app.MigrationConfig(cfg)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
