@@ -63,7 +63,12 @@ func OpenDB(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlx.DB, fun
 		return nil, nil, fmt.Errorf("database %s@%s/%s is not reachable: %w", pgxCfg.User, pgxCfg.Host, pgxCfg.Database, err)
 	}
 	if cfg.DBAutoMigrate {
-		if err := migrate(ctx, pgxCfg); err != nil {
+		// A migration run takes migrationConns connections, which the pool
+		// is given for the run, whatever DB_MAX_OPEN_CONNS says.
+		db.SetMaxOpenConns(max(cfg.DBMaxOpenConns, migrationConns))
+		err := repositories.Migrate(ctx, db.DB)
+		db.SetMaxOpenConns(cfg.DBMaxOpenConns)
+		if err != nil {
 			cleanup()
 			return nil, nil, err
 		}
@@ -72,18 +77,9 @@ func OpenDB(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlx.DB, fun
 	return db, cleanup, nil
 }
 
-// migrate applies pending migrations on a pool of its own: goose holds one
-// connection for the whole run and its lock row is taken on another, which
-// a DB_MAX_OPEN_CONNS of 1 would never give it.
-func migrate(ctx context.Context, pgxCfg *pgx.ConnConfig) error {
-	db := stdlib.OpenDB(*pgxCfg)
-	defer func() { _ = db.Close() }()
-	db.SetMaxOpenConns(migrationConns)
-	return repositories.Migrate(ctx, db)
-}
-
-// migrationConns is what a migration run needs: goose's connection and the
-// one its lock is taken and kept alive on.
+// migrationConns is what a migration run needs: goose holds one connection
+// for the whole run and takes and keeps its lock row on another, which a
+// pool of one would never give it.
 const migrationConns = 2
 
 // MigrationConfig is cfg for a process whose pool runs migrations itself

@@ -44,7 +44,7 @@ func NewRouter(cfg Config, logger *slog.Logger, db *sqlx.DB, metrics *Metrics, n
 	r.GET("/healthz", controllers.Healthy)
 	r.GET("/readyz", controllers.Ready(db))
 	if cfg.MetricsAddr == "" {
-		r.GET(controllers.MetricsPath, controllers.Metrics(metrics.Handler()))
+		r.GET(controllers.MetricsPath, gin.WrapH(metrics.Handler()))
 	}
 	if cfg.DocsEnabled {
 		controllers.RegisterDocs(r)

@@ -157,9 +157,3 @@ func methodLabel(method string) string {
 		return "other"
 	}
 }
-
-// Metrics serves the scrape on the router, when it has no listener of its
-// own.
-func Metrics(h http.Handler) gin.HandlerFunc {
-	return func(c *gin.Context) { h.ServeHTTP(c.Writer, c.Request) }
-}

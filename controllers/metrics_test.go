@@ -261,7 +261,7 @@ func TestHTTPMetricsSeesTheFinalStatus(t *testing.T) {
 		<-c.Request.Context().Done()
 		_ = c.Error(c.Request.Context().Err())
 	})
-	r.GET(controllers.MetricsPath, controllers.Metrics(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	r.GET(controllers.MetricsPath, gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
 	for _, c := range []struct {
 		method, path string

@@ -69,17 +69,15 @@ func (s *Slots) release() { s.sem.Release(1) }
 // until a service asks for one, so reads go straight to the pool; its cleanup
 // rolls back whatever the request began and did not commit.
 type UnitOfWork struct {
-	db       *sqlx.DB
-	tx       *sqlx.Tx
-	slots    *Slots
-	admitted admitted // db through slots, for statements outside a transaction
-	txSlot   bool     // the open transaction holds a slot
+	pool   admitted // the pool through the slots, for statements outside a transaction
+	tx     *sqlx.Tx
+	txSlot bool // the open transaction holds a slot
 }
 
 // NewUnitOfWork returns the request's unit of work and the cleanup that must
 // run when the request ends, however it ends. slots may be nil.
 func NewUnitOfWork(db *sqlx.DB, slots *Slots) (*UnitOfWork, func()) {
-	u := &UnitOfWork{db: db, slots: slots, admitted: admitted{db: db, slots: slots}}
+	u := &UnitOfWork{pool: admitted{db: db, slots: slots}}
 	return u, u.rollback
 }
 
@@ -101,7 +99,7 @@ func (u *UnitOfWork) rollback() {
 func (u *UnitOfWork) releaseTxSlot() {
 	if u.txSlot {
 		u.txSlot = false
-		u.slots.release()
+		u.pool.slots.release()
 	}
 }
 
@@ -123,8 +121,8 @@ func conn(ctx context.Context, db *sqlx.DB) querier {
 		return db
 	case u.tx != nil:
 		return u.tx
-	case u.slots != nil:
-		return &u.admitted
+	case u.pool.slots != nil:
+		return &u.pool
 	default:
 		return db
 	}
@@ -185,8 +183,8 @@ func (t *Transactor) WithinTx(ctx context.Context, fn func(ctx context.Context) 
 		return u.nested(ctx, fn)
 	}
 
-	if u.slots != nil {
-		if err := u.slots.acquire(ctx); err != nil {
+	if u.pool.slots != nil {
+		if err := u.pool.slots.acquire(ctx); err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
 		u.txSlot = true

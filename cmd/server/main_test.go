@@ -233,6 +233,16 @@ func emptyDatabase(t *testing.T) string {
 	return u.String()
 }
 
+// wantMigrated fails t unless the start-up migrations created the schema.
+func wantMigrated(t *testing.T, dbURL string) {
+	t.Helper()
+	for table, ok := range tablesExist(t, dbURL, "users", "items", "login_failures") {
+		if !ok {
+			t.Errorf("table %s was not created by the start-up migrations", table)
+		}
+	}
+}
+
 // tablesExist reports, for each name, whether the table exists in the
 // database at dbURL.
 func tablesExist(t *testing.T, dbURL string, names ...string) map[string]bool {
@@ -335,11 +345,7 @@ func TestStartsWithMinimalEnvironmentAndMigrates(t *testing.T) {
 	if status, body := get(t, base, "/readyz"); status != http.StatusOK || !strings.Contains(body, `"ready"`) {
 		t.Errorf("GET /readyz = %d %s, want 200 ready", status, body)
 	}
-	for table, ok := range tablesExist(t, dbURL, "users", "items", "login_failures") {
-		if !ok {
-			t.Errorf("table %s was not created by the start-up migrations", table)
-		}
-	}
+	wantMigrated(t, dbURL)
 	// The schema works end to end, not only exists.
 	if status, body := postJSON(t, httpClient, base, "/users", map[string]string{
 		"email": "a@example.com", "name": "A", "password": "password123",
@@ -379,11 +385,7 @@ func TestMigratesOnStartWithAPoolOfOne(t *testing.T) {
 		"DB_MAX_OPEN_CONNS": "1",
 	})
 	p.waitReady()
-	for table, ok := range tablesExist(t, dbURL, "users", "items", "login_failures") {
-		if !ok {
-			t.Errorf("table %s was not created by the start-up migrations", table)
-		}
-	}
+	wantMigrated(t, dbURL)
 }
 
 // DB_AUTO_MIGRATE=false leaves an empty database alone, and the server still
