@@ -8,7 +8,7 @@
 # `make test`.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 server_url=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 
 if [[ -z ${DEV_CYCLE_CHILD:-} ]]; then

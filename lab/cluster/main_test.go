@@ -1,5 +1,3 @@
-//go:build cluster
-
 // Package cluster_test runs the server the way it is deployed when one
 // process is not enough: several replicas of the real binary behind nginx,
 // sharing one PostgreSQL database through PgBouncer in transaction pooling.
@@ -42,7 +40,7 @@ import (
 var serverBin string
 
 func TestMain(m *testing.M) {
-	apitest.RunWithBinary(m, "../cmd/server", func(bin string) { serverBin = bin })
+	apitest.RunWithBinary(m, "github.com/example/apitemplate/cmd/server", func(bin string) { serverBin = bin })
 }
 
 // jwtSecret is shared by every replica, so a token one issues the others accept.

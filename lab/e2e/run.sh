@@ -48,7 +48,7 @@ cleanup() {
 trap cleanup EXIT
 
 log "build the server"
-(cd .. && go build -o "$work/server" ./cmd/server)
+(cd ../.. && go build -o "$work/server" ./cmd/server)
 
 log "database $db"
 psql "$PGURL" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$db\"" >/dev/null
@@ -70,7 +70,7 @@ curl -fsS -o /dev/null "$base/readyz"
 echo "serving on $base"
 
 log "served document = docs/openapi.json"
-curl -fsS "$base/schema/openapi.json" | cmp - ../docs/openapi.json
+curl -fsS "$base/schema/openapi.json" | cmp - ../../docs/openapi.json
 
 log "client generated from $base/schema/openapi.json"
 npx --no-install openapi-typescript "$base/schema/openapi.json" -o generated/api.d.ts

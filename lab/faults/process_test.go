@@ -1,5 +1,3 @@
-//go:build faults
-
 // Package faults_test puts the application under conditions a normal test
 // run avoids: requests racing for one row, a database that goes away, a
 // SIGTERM under load, clients that are slow, greedy or never read, login
@@ -26,7 +24,7 @@ import (
 var serverBin string
 
 func TestMain(m *testing.M) {
-	apitest.RunWithBinary(m, "../cmd/server", func(bin string) { serverBin = bin })
+	apitest.RunWithBinary(m, "github.com/example/apitemplate/cmd/server", func(bin string) { serverBin = bin })
 }
 
 const testSecret = "faults-test-secret-0123456789abcdef!!"
