@@ -19,8 +19,12 @@ var layerRules = []struct {
 	layer     string
 	forbidden []string
 }{
-	// HTTP handlers reach the database only through services.
-	{"controllers", []string{module + "/repositories", "github.com/jmoiron/sqlx"}},
+	// HTTP handlers reach the database only through services, and know no
+	// driver: repositories turn its errors into the domain's.
+	{"controllers", []string{
+		module + "/repositories", "github.com/jmoiron/sqlx", "github.com/jackc/pgx/v5",
+		"database/sql", "database/sql/driver",
+	}},
 	// The domain knows nothing of HTTP or SQL (see the services package doc).
 	{"services", []string{
 		"github.com/gin-gonic/gin", "github.com/jmoiron/sqlx", module + "/controllers", module + "/repositories",

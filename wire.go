@@ -5,11 +5,9 @@
 package apitemplate
 
 import (
-	"context"
 	"io"
 	"net/http"
 
-	"github.com/gin-gonic/gin"
 	"github.com/google/wire"
 
 	"github.com/example/apitemplate/app"
@@ -17,23 +15,17 @@ import (
 	"github.com/example/apitemplate/providers"
 )
 
-// InitializeApp builds the whole process once, at start-up. Its cleanup
-// closes the database pool.
-func InitializeApp(ctx context.Context, cfg app.Config, logOutput io.Writer) (*app.App, func(), error) {
+// InitializeApp builds the whole process once, at start-up, without
+// touching the network: App.Run connects. Its cleanup closes the pool.
+func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error) {
 	wire.Build(providers.AppSet, providers.ControllerSet, newRequestScope)
 	return nil, nil, nil
 }
 
-// InitializeRouter builds the same router as InitializeApp on a pool that
-// never connects: for inspecting the routes without a database.
-func InitializeRouter(cfg app.Config, logOutput io.Writer) (*gin.Engine, func(), error) {
-	wire.Build(providers.RouterSet, providers.ControllerSet, app.NewOfflineDB, newRequestScope)
-	return nil, nil, nil
-}
-
 // InitializeRequestScope builds one request's scope. It runs for every
-// request; its cleanup runs when the request ends, however it ends.
-func InitializeRequestScope(r *http.Request, deps *providers.RequestDeps) (*controllers.RequestScope, func(), error) {
+// request to a controller's route; its cleanup runs when the request ends,
+// however it ends.
+func InitializeRequestScope(r *http.Request, access controllers.Access, deps *providers.RequestDeps) (*controllers.RequestScope, func(), error) {
 	wire.Build(providers.RequestSet)
 	return nil, nil, nil
 }
@@ -41,7 +33,7 @@ func InitializeRequestScope(r *http.Request, deps *providers.RequestDeps) (*cont
 // newRequestScope hands the router the request-scope injector, bound to the
 // app-level dependencies it draws on.
 func newRequestScope(deps *providers.RequestDeps) controllers.NewRequestScope {
-	return func(r *http.Request) (*controllers.RequestScope, func(), error) {
-		return InitializeRequestScope(r, deps)
+	return func(r *http.Request, access controllers.Access) (*controllers.RequestScope, func(), error) {
+		return InitializeRequestScope(r, access, deps)
 	}
 }

@@ -7,144 +7,87 @@
 package apitemplate
 
 import (
-	"context"
 	"github.com/example/apitemplate/app"
 	"github.com/example/apitemplate/controllers"
 	"github.com/example/apitemplate/providers"
 	"github.com/example/apitemplate/repositories"
 	"github.com/example/apitemplate/services"
-	"github.com/gin-gonic/gin"
 	"io"
 	"net/http"
 )
 
 // Injectors from wire.go:
 
-// InitializeApp builds the whole process once, at start-up. Its cleanup
-// closes the database pool.
-func InitializeApp(ctx context.Context, cfg app.Config, logOutput io.Writer) (*app.App, func(), error) {
+// InitializeApp builds the whole process once, at start-up, without
+// touching the network: App.Run connects. Its cleanup closes the pool.
+func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error) {
 	logger := app.NewLogger(cfg, logOutput)
-	db, cleanup, err := app.OpenDB(ctx, cfg, logger)
+	db, cleanup, err := app.OpenDB(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	slots := repositories.NewSlots(db)
-	metrics, err := app.NewMetrics(cfg, logger, db, slots)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
+	data := app.NewData(cfg, db)
 	authConfig, err := app.NewAuthConfig(cfg, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	userRepository := repositories.NewUserRepository(db)
-	loginFailureRepository := repositories.NewLoginFailureRepository(db, authConfig)
 	passwordHasher := services.NewPasswordHasher(authConfig)
-	authService, err := services.NewAuthService(authConfig, userRepository, loginFailureRepository, passwordHasher)
+	metrics, err := app.NewMetrics(cfg, logger, db, data, passwordHasher)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	requestDeps := &providers.RequestDeps{
-		DB:     db,
-		Slots:  slots,
-		Logger: logger,
-		Auth:   authService,
+	userRepository := repositories.NewUserRepository(data)
+	loginFailureRepository := repositories.NewLoginFailureRepository(data)
+	authService, err := services.NewAuthService(authConfig, userRepository, loginFailureRepository, data, passwordHasher)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
 	}
-	controllersNewRequestScope := newRequestScope(requestDeps)
 	binder := controllers.NewBinder()
 	authController := controllers.NewAuthController(authService, binder)
-	itemRepository := repositories.NewItemRepository(db)
-	transactor := repositories.NewTransactor(db)
-	userService := services.NewUserService(userRepository, itemRepository, transactor, passwordHasher)
+	itemRepository := repositories.NewItemRepository(data)
+	userService := services.NewUserService(userRepository, itemRepository, data, passwordHasher)
 	userController := controllers.NewUserController(userService, binder)
 	itemService := services.NewItemService(itemRepository)
 	itemController := controllers.NewItemController(itemService, binder)
 	v := providers.Controllers(authController, userController, itemController)
-	engine, err := app.NewRouter(cfg, logger, db, metrics, controllersNewRequestScope, v)
+	routes := app.NewRoutes(cfg, data, metrics, v)
+	requestDeps := &providers.RequestDeps{
+		Data: data,
+		Auth: authService,
+	}
+	controllersNewRequestScope := newRequestScope(requestDeps)
+	engine, err := app.NewRouter(cfg, logger, routes, metrics, controllersNewRequestScope)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	server := app.NewServer(cfg, engine)
 	metricsServer := app.NewMetricsServer(cfg, metrics)
-	appApp := app.New(cfg, logger, server, metricsServer)
+	appApp := app.New(cfg, logger, db, routes, server, metricsServer)
 	return appApp, func() {
 		cleanup()
 	}, nil
 }
 
-// InitializeRouter builds the same router as InitializeApp on a pool that
-// never connects: for inspecting the routes without a database.
-func InitializeRouter(cfg app.Config, logOutput io.Writer) (*gin.Engine, func(), error) {
-	logger := app.NewLogger(cfg, logOutput)
-	db, cleanup, err := app.NewOfflineDB(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	slots := repositories.NewSlots(db)
-	metrics, err := app.NewMetrics(cfg, logger, db, slots)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	authConfig, err := app.NewAuthConfig(cfg, logger)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	userRepository := repositories.NewUserRepository(db)
-	loginFailureRepository := repositories.NewLoginFailureRepository(db, authConfig)
-	passwordHasher := services.NewPasswordHasher(authConfig)
-	authService, err := services.NewAuthService(authConfig, userRepository, loginFailureRepository, passwordHasher)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	requestDeps := &providers.RequestDeps{
-		DB:     db,
-		Slots:  slots,
-		Logger: logger,
-		Auth:   authService,
-	}
-	controllersNewRequestScope := newRequestScope(requestDeps)
-	binder := controllers.NewBinder()
-	authController := controllers.NewAuthController(authService, binder)
-	itemRepository := repositories.NewItemRepository(db)
-	transactor := repositories.NewTransactor(db)
-	userService := services.NewUserService(userRepository, itemRepository, transactor, passwordHasher)
-	userController := controllers.NewUserController(userService, binder)
-	itemService := services.NewItemService(itemRepository)
-	itemController := controllers.NewItemController(itemService, binder)
-	v := providers.Controllers(authController, userController, itemController)
-	engine, err := app.NewRouter(cfg, logger, db, metrics, controllersNewRequestScope, v)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	return engine, func() {
-		cleanup()
-	}, nil
-}
-
 // InitializeRequestScope builds one request's scope. It runs for every
-// request; its cleanup runs when the request ends, however it ends.
-func InitializeRequestScope(r *http.Request, deps *providers.RequestDeps) (*controllers.RequestScope, func(), error) {
-	logger := providers.NewRequestLogger(r, deps)
+// request to a controller's route; its cleanup runs when the request ends,
+// however it ends.
+func InitializeRequestScope(r *http.Request, access controllers.Access, deps *providers.RequestDeps) (*controllers.RequestScope, func(), error) {
+	data := deps.Data
+	session := repositories.NewSession(data)
 	authService := deps.Auth
-	caller := providers.NewCaller(r, authService)
-	db := deps.DB
-	slots := deps.Slots
-	unitOfWork, cleanup := repositories.NewUnitOfWork(db, slots)
+	caller, err := providers.NewCaller(r, access, session, authService)
+	if err != nil {
+		return nil, nil, err
+	}
 	requestScope := &controllers.RequestScope{
-		Logger: logger,
-		Caller: caller,
-		Work:   unitOfWork,
+		Session: session,
+		Caller:  caller,
 	}
 	return requestScope, func() {
-		cleanup()
 	}, nil
 }
 
@@ -153,7 +96,7 @@ func InitializeRequestScope(r *http.Request, deps *providers.RequestDeps) (*cont
 // newRequestScope hands the router the request-scope injector, bound to the
 // app-level dependencies it draws on.
 func newRequestScope(deps *providers.RequestDeps) controllers.NewRequestScope {
-	return func(r *http.Request) (*controllers.RequestScope, func(), error) {
-		return InitializeRequestScope(r, deps)
+	return func(r *http.Request, access controllers.Access) (*controllers.RequestScope, func(), error) {
+		return InitializeRequestScope(r, access, deps)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -56,6 +57,12 @@ type Config struct {
 	JWTIssuer   string        `env:"JWT_ISSUER" envDefault:"apitemplate"`
 	JWTAudience string        `env:"JWT_AUDIENCE" envDefault:"apitemplate"`
 	BcryptCost  int           `env:"BCRYPT_COST" envDefault:"12"`
+	// HashWorkers bounds the passwords hashed at once (sign-up, login): 0
+	// is one per CPU the Go runtime uses.
+	HashWorkers int `env:"HASH_WORKERS" envDefault:"0"`
+	// HashQueueTimeout is the longest a request waits for a hashing worker
+	// before it is answered 503 "the server is busy".
+	HashQueueTimeout time.Duration `env:"HASH_QUEUE_TIMEOUT" envDefault:"20s"`
 
 	LoginMaxFailuresPerEmail  int           `env:"LOGIN_MAX_FAILURES_PER_EMAIL" envDefault:"5"`
 	LoginMaxFailuresPerClient int           `env:"LOGIN_MAX_FAILURES_PER_CLIENT" envDefault:"50"`
@@ -155,6 +162,12 @@ func (c Config) Validate() error {
 	if c.DBMaxOpenConns < 1 {
 		errs = append(errs, errors.New("DB_MAX_OPEN_CONNS must be at least 1"))
 	}
+	if c.HashWorkers < 0 {
+		errs = append(errs, errors.New("HASH_WORKERS must be 0 (one per CPU) or more"))
+	}
+	if c.HashQueueTimeout <= 0 {
+		errs = append(errs, errors.New("HASH_QUEUE_TIMEOUT must be positive"))
+	}
 	if c.DBQueryTimeout <= 0 {
 		errs = append(errs, errors.New("DB_QUERY_TIMEOUT must be positive"))
 	}
@@ -190,14 +203,20 @@ func NewAuthConfig(cfg Config, logger *slog.Logger) (services.AuthConfig, error)
 		}
 		logger.Warn("JWT_SECRET is not set: using a random secret; tokens will not survive a restart or work across replicas")
 	}
+	workers := cfg.HashWorkers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
 	return services.AuthConfig{
-		JWTSecret:   secret,
-		TokenTTL:    cfg.JWTTTL,
-		Issuer:      cfg.JWTIssuer,
-		Audience:    cfg.JWTAudience,
-		BcryptCost:  cfg.BcryptCost,
-		MaxPerEmail: cfg.LoginMaxFailuresPerEmail,
-		MaxPerAddr:  cfg.LoginMaxFailuresPerClient,
-		FailWindow:  cfg.LoginFailureWindow,
+		JWTSecret:        secret,
+		TokenTTL:         cfg.JWTTTL,
+		Issuer:           cfg.JWTIssuer,
+		Audience:         cfg.JWTAudience,
+		BcryptCost:       cfg.BcryptCost,
+		HashWorkers:      workers,
+		HashQueueTimeout: cfg.HashQueueTimeout,
+		MaxPerEmail:      cfg.LoginMaxFailuresPerEmail,
+		MaxPerAddr:       cfg.LoginMaxFailuresPerClient,
+		FailWindow:       cfg.LoginFailureWindow,
 	}, nil
 }

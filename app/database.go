@@ -43,9 +43,11 @@ func pgxConfig(cfg Config) (*pgx.ConnConfig, error) {
 	return pgxCfg, nil
 }
 
-// OpenDB opens the pool, checks that the database answers and applies pending
-// migrations unless DB_AUTO_MIGRATE=false. The cleanup closes the pool.
-func OpenDB(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlx.DB, func(), error) {
+// OpenDB opens the pool on DATABASE_URL. It does not connect: App.Run
+// checks that the database answers and migrates it before serving, so that
+// building the app (which `server routes` does) needs no database.
+// The cleanup closes the pool.
+func OpenDB(cfg Config) (*sqlx.DB, func(), error) {
 	pgxCfg, err := pgxConfig(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -54,27 +56,48 @@ func OpenDB(ctx context.Context, cfg Config, logger *slog.Logger) (*sqlx.DB, fun
 	db.SetMaxOpenConns(cfg.DBMaxOpenConns)
 	db.SetMaxIdleConns(cfg.DBMaxIdleConns)
 	db.SetConnMaxLifetime(cfg.DBConnMaxLifetime)
-	cleanup := func() { _ = db.Close() }
+	return db, func() { _ = db.Close() }, nil
+}
 
+// NewData is the repositories' view of the pool.
+func NewData(cfg Config, db *sqlx.DB) *repositories.Data {
+	return repositories.NewData(db, cfg.DBQueryTimeout)
+}
+
+// Connect checks that the database answers, within a few seconds, and
+// says which database when it does not.
+func Connect(ctx context.Context, cfg Config, db *sqlx.DB) error {
+	pgxCfg, err := pgxConfig(cfg)
+	if err != nil {
+		return err
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
-		cleanup()
-		return nil, nil, fmt.Errorf("database %s@%s/%s is not reachable: %w", pgxCfg.User, pgxCfg.Host, pgxCfg.Database, err)
+		return fmt.Errorf("database %s@%s/%s is not reachable: %w", pgxCfg.User, pgxCfg.Host, pgxCfg.Database, err)
 	}
-	if cfg.DBAutoMigrate {
-		// A migration run takes migrationConns connections, which the pool
-		// is given for the run, whatever DB_MAX_OPEN_CONNS says.
-		db.SetMaxOpenConns(max(cfg.DBMaxOpenConns, migrationConns))
-		err := repositories.Migrate(ctx, db.DB)
-		db.SetMaxOpenConns(cfg.DBMaxOpenConns)
-		if err != nil {
-			cleanup()
-			return nil, nil, err
-		}
-		logger.DebugContext(ctx, "migrations applied")
+	return nil
+}
+
+// prepareDB connects and applies pending migrations unless
+// DB_AUTO_MIGRATE=false.
+func prepareDB(ctx context.Context, cfg Config, db *sqlx.DB, logger *slog.Logger) error {
+	if err := Connect(ctx, cfg, db); err != nil {
+		return err
 	}
-	return db, cleanup, nil
+	if !cfg.DBAutoMigrate {
+		return nil
+	}
+	// A migration run takes migrationConns connections, which the pool is
+	// given for the run, whatever DB_MAX_OPEN_CONNS says.
+	db.SetMaxOpenConns(max(cfg.DBMaxOpenConns, migrationConns))
+	err := repositories.Migrate(ctx, db.DB)
+	db.SetMaxOpenConns(cfg.DBMaxOpenConns)
+	if err != nil {
+		return err
+	}
+	logger.DebugContext(ctx, "migrations applied")
+	return nil
 }
 
 // migrationConns is what a migration run needs: goose holds one connection
@@ -87,18 +110,5 @@ const migrationConns = 2
 // DB_MAX_OPEN_CONNS says.
 func MigrationConfig(cfg Config) Config {
 	cfg.DBMaxOpenConns = max(cfg.DBMaxOpenConns, migrationConns)
-	cfg.DBAutoMigrate = false
 	return cfg
-}
-
-// NewOfflineDB is a pool on DATABASE_URL that has not connected, and does
-// not until something queries it. Building the router queries nothing, so
-// tools that only inspect it (server routes) run without a database.
-func NewOfflineDB(cfg Config) (*sqlx.DB, func(), error) {
-	pgxCfg, err := pgxConfig(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	db := sqlx.NewDb(stdlib.OpenDB(*pgxCfg), "pgx")
-	return db, func() { _ = db.Close() }, nil
 }

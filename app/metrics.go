@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/example/apitemplate/controllers"
 	"github.com/example/apitemplate/repositories"
+	"github.com/example/apitemplate/services"
 )
 
 // Metrics is what GET /metrics reports: the requests, the database pool, the
@@ -24,7 +26,7 @@ type Metrics struct {
 	handler  http.Handler
 }
 
-func NewMetrics(cfg Config, logger *slog.Logger, db *sqlx.DB, slots *repositories.Slots) (*Metrics, error) {
+func NewMetrics(cfg Config, logger *slog.Logger, db *sqlx.DB, data *repositories.Data, hasher *services.PasswordHasher) (*Metrics, error) {
 	pgxCfg, err := pgxConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -38,24 +40,54 @@ func NewMetrics(cfg Config, logger *slog.Logger, db *sqlx.DB, slots *repositorie
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
-	if slots != nil {
-		// Requests queue for a connection in the slots, in front of
-		// database/sql, whose go_sql_wait_* then stay at zero: these are the
-		// pool's real waits.
-		dbLabel := prometheus.Labels{"db_name": pgxCfg.Database}
-		cs = append(cs,
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name:        "db_pool_slot_waits_total",
-				Help:        "Requests that found every pool connection busy and queued for one, first come, first served.",
-				ConstLabels: dbLabel,
-			}, func() float64 { n, _ := slots.Waits(); return float64(n) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name:        "db_pool_slot_wait_seconds_total",
-				Help:        "Time requests spent queued for a pool connection.",
-				ConstLabels: dbLabel,
-			}, func() float64 { _, d := slots.Waits(); return d.Seconds() }),
-		)
+	// Statements queue for a connection in Data, in front of database/sql,
+	// whose go_sql_wait_* then stay at zero: these are the pool's real waits.
+	dbLabel := prometheus.Labels{"db_name": pgxCfg.Database}
+	cs = append(cs,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "db_pool_queue_waits_total",
+			Help:        "Statements and transactions that found every pool connection busy and queued for one, first come, first served.",
+			ConstLabels: dbLabel,
+		}, func() float64 { n, _ := data.Waits(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "db_pool_queue_wait_seconds_total",
+			Help:        "Time spent queued for a pool connection.",
+			ConstLabels: dbLabel,
+		}, func() float64 { _, d := data.Waits(); return d.Seconds() }),
+	)
+	hashStat := func(f func(services.HasherStats) float64) func() float64 {
+		return func() float64 { return f(hasher.Stats()) }
 	}
+	cs = append(cs,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "password_hash_workers",
+			Help: "Passwords that may be hashed at once (HASH_WORKERS).",
+		}, hashStat(func(s services.HasherStats) float64 { return float64(s.Workers) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "password_hash_workers_busy",
+			Help: "Passwords being hashed or checked now.",
+		}, hashStat(func(s services.HasherStats) float64 { return float64(s.Busy) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "password_hash_queued",
+			Help: "Requests waiting for a hashing worker now.",
+		}, hashStat(func(s services.HasherStats) float64 { return float64(s.Queued) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "password_hashes_total",
+			Help: "Passwords hashed or checked.",
+		}, hashStat(func(s services.HasherStats) float64 { return float64(s.Done) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "password_hash_waits_total",
+			Help: "Requests that found every hashing worker busy and queued.",
+		}, hashStat(func(s services.HasherStats) float64 { return float64(s.Waits) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "password_hash_wait_seconds_total",
+			Help: "Time requests spent queued for a hashing worker.",
+		}, hashStat(func(s services.HasherStats) float64 { return s.Waited.Seconds() })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "password_hash_rejections_total",
+			Help: "Requests that got no hashing worker within HASH_QUEUE_TIMEOUT and were answered 503.",
+		}, hashStat(func(s services.HasherStats) float64 { return float64(s.Rejected) })),
+	)
 	for _, c := range cs {
 		if err := m.registry.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
@@ -73,6 +105,14 @@ func NewMetrics(cfg Config, logger *slog.Logger, db *sqlx.DB, slots *repositorie
 
 // Handler answers a scrape, in Prometheus text format.
 func (m *Metrics) Handler() http.Handler { return m.handler }
+
+// Route is GET /metrics on the API's own router.
+func (m *Metrics) Route() controllers.Route {
+	return controllers.Route{Method: http.MethodGet, Path: controllers.MetricsPath, Access: controllers.Public, Handle: func(c *gin.Context) error {
+		m.handler.ServeHTTP(c.Writer, c.Request)
+		return nil
+	}}
+}
 
 // MetricsServer serves GET /metrics on METRICS_ADDR, apart from the API. It
 // is nil when METRICS_ADDR is empty: /metrics is then on the router.

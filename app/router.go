@@ -8,23 +8,53 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jmoiron/sqlx"
 	"github.com/rs/cors"
 
 	"github.com/example/apitemplate/controllers"
+	"github.com/example/apitemplate/repositories"
 )
 
-// Controller is a resource's set of routes.
+// Controller is a resource's table of routes.
 type Controller interface {
-	Register(r gin.IRouter)
+	Routes() []controllers.Route
 }
 
-// NewRouter builds the Gin engine: middleware, the health, metrics and docs
-// routes, and every controller. Middleware order matters and reads outside
-// in: metrics first so they time everything and see the status actually
-// sent, the request id next so everything can log it, recovery outside the
-// request scope so the scope's cleanup runs before a panic is answered.
-func NewRouter(cfg Config, logger *slog.Logger, db *sqlx.DB, metrics *Metrics, newScope controllers.NewRequestScope, ctls []Controller) (*gin.Engine, error) {
+// Routes is every route the server answers, as their tables declare them.
+type Routes struct {
+	// System routes (probes, metrics, documents) run without a request
+	// scope; they touch no repository.
+	System []controllers.Route
+	// The controllers' routes, each run in a request scope.
+	Resources []controllers.Route
+}
+
+// All lists the system routes, then the controllers'.
+func (r Routes) All() []controllers.Route {
+	return append(slices.Clip(r.System), r.Resources...)
+}
+
+// NewRoutes collects the route tables that cfg turns on.
+func NewRoutes(cfg Config, data *repositories.Data, metrics *Metrics, ctls []Controller) Routes {
+	var r Routes
+	r.System = append(r.System, controllers.HealthRoutes(data)...)
+	if cfg.MetricsAddr == "" {
+		r.System = append(r.System, metrics.Route())
+	}
+	if cfg.DocsEnabled {
+		r.System = append(r.System, controllers.DocsRoutes()...)
+	}
+	for _, ctl := range ctls {
+		r.Resources = append(r.Resources, ctl.Routes()...)
+	}
+	return r
+}
+
+// NewRouter builds the Gin engine: the middleware, then every route.
+// Middleware order matters and reads outside in: metrics first so they time
+// everything and see the status actually sent, the request id next so
+// everything can log it, recovery last so that a panic in a handler is
+// caught after the request scope's cleanup has run.
+func NewRouter(cfg Config, logger *slog.Logger, routes Routes, metrics *Metrics, newScope controllers.NewRequestScope) (*gin.Engine, error) {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
@@ -36,21 +66,15 @@ func NewRouter(cfg Config, logger *slog.Logger, db *sqlx.DB, metrics *Metrics, n
 	if len(cfg.CORSAllowOrigins) > 0 {
 		r.Use(corsMiddleware(cfg.CORSAllowOrigins))
 	}
-	r.Use(controllers.Errors, controllers.Recover(logger), controllers.RequireJSON, controllers.QueryTimeout(cfg.DBQueryTimeout), controllers.Scoped(newScope))
+	r.Use(controllers.Recover(logger), controllers.RequireJSON)
 	r.NoRoute(controllers.NoRoute)
 	r.NoMethod(controllers.NoMethod)
 
-	r.GET("/", controllers.Healthy)
-	r.GET("/healthz", controllers.Healthy)
-	r.GET("/readyz", controllers.Ready(db))
-	if cfg.MetricsAddr == "" {
-		r.GET(controllers.MetricsPath, gin.WrapH(metrics.Handler()))
+	for _, rt := range routes.System {
+		r.Handle(rt.Method, rt.Path, controllers.Plain(rt, logger))
 	}
-	if cfg.DocsEnabled {
-		controllers.RegisterDocs(r)
-	}
-	for _, ctl := range ctls {
-		ctl.Register(r)
+	for _, rt := range routes.Resources {
+		r.Handle(rt.Method, rt.Path, controllers.Serve(rt, newScope, logger))
 	}
 	return r, nil
 }

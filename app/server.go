@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
 )
 
 // NewServer returns the API's HTTP server.
@@ -31,22 +32,29 @@ func newHTTPServer(cfg Config, addr string, h http.Handler) *http.Server {
 	}
 }
 
-// App is the running service.
+// App is the service: built by InitializeApp without touching the
+// network, started by Run.
 type App struct {
 	cfg     Config
 	logger  *slog.Logger
+	db      *sqlx.DB
+	routes  Routes
 	server  *http.Server
 	metrics *MetricsServer // nil unless METRICS_ADDR is set
 }
 
-func New(cfg Config, logger *slog.Logger, server *http.Server, metrics *MetricsServer) *App {
-	return &App{cfg: cfg, logger: logger, server: server, metrics: metrics}
+func New(cfg Config, logger *slog.Logger, db *sqlx.DB, routes Routes, server *http.Server, metrics *MetricsServer) *App {
+	return &App{cfg: cfg, logger: logger, db: db, routes: routes, server: server, metrics: metrics}
 }
 
-// Run serves until ctx is cancelled, then stops accepting, lets in-flight
-// requests finish within SHUTDOWN_TIMEOUT and returns. The metrics listener,
-// when there is one, starts and stops with the API's.
+// Run checks the database and migrates it, then serves until ctx is
+// cancelled; then it stops accepting, lets in-flight requests finish within
+// SHUTDOWN_TIMEOUT and returns. The metrics listener, when there is one,
+// starts and stops with the API's.
 func (a *App) Run(ctx context.Context) error {
+	if err := prepareDB(ctx, a.cfg, a.db, a.logger); err != nil {
+		return err
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", a.cfg.HTTPAddr)
 	if err != nil {
@@ -113,3 +121,6 @@ func (a *App) Run(ctx context.Context) error {
 
 // Handler is the server's router, for tests that drive it in process.
 func (a *App) Handler() http.Handler { return a.server.Handler }
+
+// Routes is every route the server answers.
+func (a *App) Routes() Routes { return a.routes }

@@ -19,9 +19,10 @@ func NewAuthController(auth *services.AuthService, bind *Binder) *AuthController
 	return &AuthController{auth: auth, bind: bind}
 }
 
-func (ctl *AuthController) Register(r gin.IRouter) {
-	g := r.Group("/auth")
-	g.POST("/login", ctl.Login)
+func (ctl *AuthController) Routes() []Route {
+	return []Route{
+		{http.MethodPost, "/auth/login", Public, ctl.Login},
+	}
 }
 
 // LoginRequest is a login attempt.
@@ -69,16 +70,15 @@ type TokenResponse struct {
 //	@Failure		500		{object}	Problem
 //	@Failure		503		{object}	Problem
 //	@Router			/auth/login [post]
-func (ctl *AuthController) Login(c *gin.Context) {
+func (ctl *AuthController) Login(c *gin.Context) error {
 	var req LoginRequest
 	if err := ctl.bind.JSON(c, &req); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	tok, err := ctl.auth.Login(c.Request.Context(), req.Email, req.Password, c.ClientIP())
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, TokenResponse{AccessToken: tok.Token, TokenType: "Bearer", ExpiresIn: int(tok.ExpiresIn.Seconds())})
+	return nil
 }

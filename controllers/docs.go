@@ -14,21 +14,16 @@ import (
 	"github.com/example/apitemplate/docs"
 )
 
-// RegisterDocs mounts the API documents and the Swagger UI.
-func RegisterDocs(r gin.IRouter) {
-	r.GET("/schema", func(c *gin.Context) {
-		c.Redirect(http.StatusFound, "/swagger/index.html")
-	})
-	r.GET("/schema/openapi.json", func(c *gin.Context) {
-		c.Data(http.StatusOK, "application/json", docs.OpenAPI)
-	})
+// DocsRoutes are the API documents and the Swagger UI, which shows the
+// OpenAPI 3 document.
+func DocsRoutes() []Route {
 	// swaggo/files v1 copies the whole UI (8 MB) into memory when it is
 	// imported; v2 embeds it, and gin-swagger reads it through this adapter.
 	ui := ginSwagger.WrapHandler(&webdav.Handler{
 		FileSystem: readOnlyFS{http.FS(swaggerFiles.FS)},
 		LockSystem: webdav.NewMemLS(),
-	})
-	r.GET("/swagger/*any", func(c *gin.Context) {
+	}, ginSwagger.URL(OpenAPIPath))
+	swaggerUI := func(c *gin.Context) error {
 		switch c.Param("any") {
 		case "/doc.json":
 			// gin-swagger would render it per request through swag's shared
@@ -39,12 +34,27 @@ func RegisterDocs(r gin.IRouter) {
 		default:
 			if _, err := fs.Stat(swaggerFiles.FS, c.Param("any")[1:]); err != nil {
 				NoRoute(c) // a problem, not gin-swagger's plain-text 404
-				return
+				return nil
 			}
 			ui(c)
 		}
-	})
+		return nil
+	}
+	return []Route{
+		{http.MethodGet, "/schema", Public, func(c *gin.Context) error {
+			c.Redirect(http.StatusFound, "/swagger/index.html")
+			return nil
+		}},
+		{http.MethodGet, OpenAPIPath, Public, func(c *gin.Context) error {
+			c.Data(http.StatusOK, "application/json", docs.OpenAPI)
+			return nil
+		}},
+		{http.MethodGet, "/swagger/*any", Public, swaggerUI},
+	}
 }
+
+// OpenAPIPath serves the OpenAPI 3 document, which the Swagger UI shows.
+const OpenAPIPath = "/schema/openapi.json"
 
 // readOnlyFS serves an fs.FS to webdav.Handler, which only reads here.
 type readOnlyFS struct {

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -30,8 +31,9 @@ type Status struct {
 //	@Success		200	{object}	Status
 //	@Failure		500	{object}	Problem
 //	@Router			/healthz [get]
-func Healthy(c *gin.Context) {
+func Healthy(c *gin.Context) error {
 	c.JSON(http.StatusOK, Status{Status: "healthy"})
+	return nil
 }
 
 // The root is the same handler as /healthz, for probes that only know "/".
@@ -48,9 +50,10 @@ func Healthy(c *gin.Context) {
 //	@Router			/ [get]
 var _ = Healthy
 
-// Pinger is the one thing readiness needs from the database.
+// Pinger is the one thing readiness needs from the database. A failed
+// ping is services.ErrUnavailable.
 type Pinger interface {
-	PingContext(ctx context.Context) error
+	Ping(ctx context.Context) error
 }
 
 // Ready answers whether the database responds within a second.
@@ -64,15 +67,25 @@ type Pinger interface {
 //	@Failure		500	{object}	Problem
 //	@Failure		503	{object}	Problem
 //	@Router			/readyz [get]
-func Ready(db Pinger) gin.HandlerFunc {
-	return func(c *gin.Context) {
+func Ready(db Pinger) Handler {
+	return func(c *gin.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 		defer cancel()
-		if err := db.PingContext(ctx); err != nil {
-			requestLogger(c).WarnContext(ctx, "readiness check failed", "error", err)
-			writeProblem(c, http.StatusServiceUnavailable, "the database is not reachable", nil)
-			return
+		if err := db.Ping(ctx); err != nil {
+			return fmt.Errorf("readiness: %w", err)
 		}
 		c.JSON(http.StatusOK, Status{Status: "ready"})
+		return nil
+	}
+}
+
+// HealthRoutes are the probes. They need no request scope: liveness touches
+// nothing, and readiness pings the pool directly, past the queue, so that a
+// busy replica is not taken for a broken one.
+func HealthRoutes(db Pinger) []Route {
+	return []Route{
+		{http.MethodGet, "/", Public, Healthy},
+		{http.MethodGet, "/healthz", Public, Healthy},
+		{http.MethodGet, "/readyz", Public, Ready(db)},
 	}
 }

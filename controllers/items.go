@@ -21,13 +21,14 @@ func NewItemController(items *services.ItemService, bind *Binder) *ItemControlle
 	return &ItemController{items: items, bind: bind}
 }
 
-func (ctl *ItemController) Register(r gin.IRouter) {
-	g := r.Group("/items")
-	g.GET("", ctl.List)
-	g.GET("/:id", ctl.Get)
-	g.POST("", RequireAuth, ctl.Create)
-	g.PUT("/:id", RequireAuth, ctl.Update)
-	g.DELETE("/:id", RequireAuth, ctl.Delete)
+func (ctl *ItemController) Routes() []Route {
+	return []Route{
+		{http.MethodGet, "/items", Public, ctl.List},
+		{http.MethodGet, "/items/:id", Public, ctl.Get},
+		{http.MethodPost, "/items", Bearer, ctl.Create},
+		{http.MethodPut, "/items/:id", Bearer, ctl.Update},
+		{http.MethodDelete, "/items/:id", Bearer, ctl.Delete},
+	}
 }
 
 // CreateItemRequest is a new item; its owner is the caller.
@@ -116,18 +117,17 @@ type ItemListQuery struct {
 //	@Failure	500			{object}	Problem
 //	@Failure	503			{object}	Problem
 //	@Router		/items [get]
-func (ctl *ItemController) List(c *gin.Context) {
+func (ctl *ItemController) List(c *gin.Context) error {
 	q := ItemListQuery{PageQuery: defaultPage()}
 	if err := ctl.bind.Query(c, &q); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	page, err := ctl.items.List(c.Request.Context(), services.ItemFilter{OwnerID: q.OwnerID}, q.page())
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, pageOf(page, itemResponse))
+	return nil
 }
 
 // Get returns one item.
@@ -143,18 +143,17 @@ func (ctl *ItemController) List(c *gin.Context) {
 //	@Failure	500	{object}	Problem
 //	@Failure	503	{object}	Problem
 //	@Router		/items/{id} [get]
-func (ctl *ItemController) Get(c *gin.Context) {
+func (ctl *ItemController) Get(c *gin.Context) error {
 	var p IDPath
 	if err := ctl.bind.Path(c, &p); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	it, err := ctl.items.Get(c.Request.Context(), p.ID)
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, itemResponse(it))
+	return nil
 }
 
 // Create adds an item owned by the caller.
@@ -175,21 +174,20 @@ func (ctl *ItemController) Get(c *gin.Context) {
 //	@Failure	503		{object}	Problem
 //	@Security	BearerAuth
 //	@Router		/items [post]
-func (ctl *ItemController) Create(c *gin.Context) {
+func (ctl *ItemController) Create(c *gin.Context) error {
 	var req CreateItemRequest
 	if err := ctl.bind.JSON(c, &req); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
-	it, err := ctl.items.Create(c.Request.Context(), services.NewItem{
-		Name: req.Name, Description: req.Description, PriceCents: *req.PriceCents, OwnerID: callerID(c),
+	it, err := ctl.items.Create(c.Request.Context(), callerOf(c), services.NewItem{
+		Name: req.Name, Description: req.Description, PriceCents: *req.PriceCents,
 	})
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	c.Header("Location", "/items/"+strconv.FormatInt(it.ID, 10))
 	c.JSON(http.StatusCreated, itemResponse(it))
+	return nil
 }
 
 // Update changes an item the caller owns.
@@ -213,27 +211,25 @@ func (ctl *ItemController) Create(c *gin.Context) {
 //	@Failure		503		{object}	Problem
 //	@Security		BearerAuth
 //	@Router			/items/{id} [put]
-func (ctl *ItemController) Update(c *gin.Context) {
+func (ctl *ItemController) Update(c *gin.Context) error {
 	var (
 		p   IDPath
 		req UpdateItemRequest
 	)
 	if err := ctl.bind.Path(c, &p); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	if err := ctl.bind.JSON(c, &req); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
-	it, err := ctl.items.Update(c.Request.Context(), callerID(c), p.ID, services.ItemChanges{
+	it, err := ctl.items.Update(c.Request.Context(), callerOf(c), p.ID, services.ItemChanges{
 		Name: req.Name, Description: req.Description, PriceCents: req.PriceCents,
 	})
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, itemResponse(it))
+	return nil
 }
 
 // Delete removes an item the caller owns.
@@ -253,15 +249,14 @@ func (ctl *ItemController) Update(c *gin.Context) {
 //	@Failure		503	{object}	Problem
 //	@Security		BearerAuth
 //	@Router			/items/{id} [delete]
-func (ctl *ItemController) Delete(c *gin.Context) {
+func (ctl *ItemController) Delete(c *gin.Context) error {
 	var p IDPath
 	if err := ctl.bind.Path(c, &p); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
-	if err := ctl.items.Delete(c.Request.Context(), callerID(c), p.ID); err != nil {
-		_ = c.Error(err)
-		return
+	if err := ctl.items.Delete(c.Request.Context(), callerOf(c), p.ID); err != nil {
+		return err
 	}
 	c.Status(http.StatusNoContent)
+	return nil
 }

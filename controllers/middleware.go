@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -69,13 +68,18 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
+		attrs := []slog.Attr{
 			slog.String("request_id", RequestIDOf(c.Request)),
 			slog.String("method", c.Request.Method),
 			slog.String("route", c.FullPath()),
 			slog.Int("status", c.Writer.Status()),
 			slog.Duration("duration", time.Since(start)),
-		)
+		}
+		if scope := scopeOf(c); scope != nil {
+			statements, spent := scope.Session.Usage()
+			attrs = append(attrs, slog.Int64("db_statements", statements), slog.Duration("db_duration", spent))
+		}
+		logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
 	}
 }
 
@@ -142,22 +146,9 @@ func RequireJSON(c *gin.Context) {
 		}
 	}
 	if c.Request.ContentLength > MaxBodyBytes {
-		_ = c.Error(&http.MaxBytesError{Limit: MaxBodyBytes})
-		c.Abort()
+		writeProblem(c, http.StatusRequestEntityTooLarge, "request body is larger than 1 MiB", nil)
 		return
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
 	c.Next()
-}
-
-// QueryTimeout gives each request's database work a deadline: with the
-// database unreachable, a request fails with 503 when it passes instead of
-// holding its connection (and a client) until the pool gives up.
-func QueryTimeout(d time.Duration) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
-		defer cancel()
-		c.Request = c.Request.WithContext(ctx)
-		c.Next()
-	}
 }

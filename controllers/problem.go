@@ -4,18 +4,14 @@
 package controllers
 
 import (
-	"context"
-	"database/sql/driver"
 	"errors"
-	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/example/apitemplate/services"
 )
@@ -88,15 +84,17 @@ func writeProblem(c *gin.Context, status int, detail string, fields []FieldError
 	})
 }
 
-// respondError maps an error to its problem response. It is the one place
-// where domain errors meet status codes.
-func respondError(c *gin.Context, err error) {
+// respondError answers err with its problem. It is the one place where
+// domain errors meet status codes. What is the server's fault goes to the
+// log, with the request id, and not to the client.
+func respondError(c *gin.Context, logger *slog.Logger, err error) {
 	var (
 		validation *ValidationError
 		badRequest *BadRequestError
 		status     *statusError
 		conflict   *services.ConflictError
 		throttled  *services.ThrottledError
+		busy       *services.BusyError
 		tooLarge   *http.MaxBytesError
 	)
 	switch {
@@ -120,43 +118,38 @@ func respondError(c *gin.Context, err error) {
 	case errors.Is(err, services.ErrForbidden):
 		writeProblem(c, http.StatusForbidden, "you may only change your own resources", nil)
 	case errors.As(err, &throttled):
-		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(throttled.RetryAfter.Seconds()))))
+		c.Header("Retry-After", seconds(throttled.RetryAfter))
 		writeProblem(c, http.StatusTooManyRequests, "too many failed login attempts; try again later", nil)
-	case unavailable(err):
-		requestLogger(c).WarnContext(c.Request.Context(), "database unavailable",
-			slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path), slog.Any("error", err))
+	case errors.As(err, &busy):
+		logRequest(c, logger, slog.LevelWarn, "server busy", err)
+		c.Header("Retry-After", seconds(busy.RetryAfter))
+		writeProblem(c, http.StatusServiceUnavailable, "the server is busy", nil)
+	case errors.Is(err, services.ErrUnavailable):
+		logRequest(c, logger, slog.LevelWarn, "database unavailable", err)
 		writeProblem(c, http.StatusServiceUnavailable, "the database is not reachable", nil)
+	case c.Request.Context().Err() != nil:
+		// The client hung up: nobody reads the answer, and nothing failed.
+		logRequest(c, logger, slog.LevelInfo, "client went away", err)
+		c.AbortWithStatus(statusClientClosedRequest)
 	default:
-		requestLogger(c).ErrorContext(c.Request.Context(), "request failed",
-			slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path), slog.Any("error", err))
+		logRequest(c, logger, slog.LevelError, "request failed", err)
 		writeProblem(c, http.StatusInternalServerError, "internal server error", nil)
 	}
 }
 
-// unavailable tells a database that cannot be reached, or did not answer
-// within DB_QUERY_TIMEOUT, from a failure of the request itself: the first
-// is worth retrying elsewhere or later, so it is a 503 rather than a 500.
-func unavailable(err error) bool {
-	var (
-		netErr     net.Error
-		connectErr *pgconn.ConnectError
-	)
-	return errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, driver.ErrBadConn) ||
-		errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.As(err, &connectErr) ||
-		errors.As(err, &netErr) ||
-		pgconn.Timeout(err)
+// statusClientClosedRequest is nginx's name for an answer nobody read; it
+// shows in the access log and the metrics, never to a client.
+const statusClientClosedRequest = 499
+
+func logRequest(c *gin.Context, logger *slog.Logger, level slog.Level, msg string, err error) {
+	logger.LogAttrs(c.Request.Context(), level, msg,
+		slog.String("request_id", RequestIDOf(c.Request)),
+		slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path), slog.Any("error", err))
 }
 
-// Errors writes the problem for the last error a handler recorded with
-// c.Error, unless the handler already answered.
-func Errors(c *gin.Context) {
-	c.Next()
-	if len(c.Errors) == 0 || c.Writer.Written() {
-		return
-	}
-	respondError(c, c.Errors.Last().Err)
+// seconds is a Retry-After value: whole seconds, rounded up.
+func seconds(d time.Duration) string {
+	return strconv.Itoa(int(math.Ceil(d.Seconds())))
 }
 
 // NoRoute answers requests that match no route.

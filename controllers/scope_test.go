@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -25,31 +26,23 @@ import (
 
 var errScopeHandler = errors.New("handler failed after writing")
 
-// scopeTestHandler is a route's body: tx and insert work on the test's pool,
-// insert writing one user.
-type scopeTestHandler func(c *gin.Context, tx *repositories.Transactor, insert func(context.Context) error)
-
-// TestScopeCleanupThroughHTTP sends requests through the real request scope
-// (the Wire injector over a pool on a test database), with recovery outside
-// it as in app.NewRouter, and checks what each request left in the database.
-func TestScopeCleanupThroughHTTP(t *testing.T) {
+// TestServeThroughTheRequestScope sends requests through the real request
+// scope (the Wire injector over a pool on a test database) and Serve, with
+// recovery outside them as in app.NewRouter, and checks what each request
+// left in the database.
+func TestServeThroughTheRequestScope(t *testing.T) {
 	gin.SetMode(gin.TestMode)
-	insert := func(ctx context.Context, db *sqlx.DB) error {
-		_, err := repositories.NewUserRepository(db).Create(ctx, services.NewUser{Email: "ann@example.com", Name: "Ann", PasswordHash: "x"})
-		return err
-	}
-
 	tests := []struct {
 		name       string
-		handler    scopeTestHandler
+		handler    func(c *gin.Context, data *repositories.Data, insert func(context.Context) error) error
 		wantStatus int
 		wantRow    bool
 		panics     bool
 	}{
 		{
-			name: "panic after a write in WithinTx",
-			handler: func(c *gin.Context, tx *repositories.Transactor, insert func(context.Context) error) {
-				_ = tx.WithinTx(c.Request.Context(), func(ctx context.Context) error {
+			name: "panic after a write in ExecTx",
+			handler: func(c *gin.Context, data *repositories.Data, insert func(context.Context) error) error {
+				return data.ExecTx(c.Request.Context(), func(ctx context.Context) error {
 					if err := insert(ctx); err != nil {
 						return err
 					}
@@ -60,25 +53,23 @@ func TestScopeCleanupThroughHTTP(t *testing.T) {
 			panics:     true,
 		},
 		{
-			name: "error after a write in WithinTx",
-			handler: func(c *gin.Context, tx *repositories.Transactor, insert func(context.Context) error) {
-				err := tx.WithinTx(c.Request.Context(), func(ctx context.Context) error {
+			name: "error after a write in ExecTx",
+			handler: func(c *gin.Context, data *repositories.Data, insert func(context.Context) error) error {
+				return data.ExecTx(c.Request.Context(), func(ctx context.Context) error {
 					if err := insert(ctx); err != nil {
 						return err
 					}
 					return errScopeHandler
 				})
-				_ = c.Error(err)
 			},
 			wantStatus: http.StatusInternalServerError,
 		},
 		// The controls: what was committed stays, panic or not.
 		{
-			name: "panic after WithinTx committed",
-			handler: func(c *gin.Context, tx *repositories.Transactor, insert func(context.Context) error) {
-				if err := tx.WithinTx(c.Request.Context(), func(ctx context.Context) error { return insert(ctx) }); err != nil {
-					_ = c.Error(err)
-					return
+			name: "panic after ExecTx committed",
+			handler: func(c *gin.Context, data *repositories.Data, insert func(context.Context) error) error {
+				if err := data.ExecTx(c.Request.Context(), insert); err != nil {
+					return err
 				}
 				panic("handler bug after the commit")
 			},
@@ -88,12 +79,12 @@ func TestScopeCleanupThroughHTTP(t *testing.T) {
 		},
 		{
 			name: "success",
-			handler: func(c *gin.Context, tx *repositories.Transactor, insert func(context.Context) error) {
-				if err := tx.WithinTx(c.Request.Context(), func(ctx context.Context) error { return insert(ctx) }); err != nil {
-					_ = c.Error(err)
-					return
+			handler: func(c *gin.Context, data *repositories.Data, insert func(context.Context) error) error {
+				if err := data.ExecTx(c.Request.Context(), insert); err != nil {
+					return err
 				}
 				c.Status(http.StatusNoContent)
+				return nil
 			},
 			wantStatus: http.StatusNoContent,
 			wantRow:    true,
@@ -106,20 +97,27 @@ func TestScopeCleanupThroughHTTP(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = db.Close() })
+			db.SetMaxOpenConns(4)
+			data := repositories.NewData(db, 5*time.Second)
+			users := repositories.NewUserRepository(data)
+			insert := func(ctx context.Context) error {
+				_, err := users.Create(ctx, services.NewUser{Email: "ann@example.com", Name: "Ann", PasswordHash: "x"})
+				return err
+			}
 			var logs bytes.Buffer
 			logger := slog.New(slog.NewJSONHandler(&logs, nil))
-			// No route here asks who the caller is, so the scope needs no AuthService.
-			deps := &providers.RequestDeps{DB: db, Logger: logger}
-			newScope := func(r *http.Request) (*controllers.RequestScope, func(), error) {
-				return apitemplate.InitializeRequestScope(r, deps)
+			// The route is public, so the scope needs no AuthService.
+			deps := &providers.RequestDeps{Data: data}
+			newScope := func(r *http.Request, access controllers.Access) (*controllers.RequestScope, func(), error) {
+				return apitemplate.InitializeRequestScope(r, access, deps)
 			}
-			tx := repositories.NewTransactor(db)
 
 			r := gin.New()
-			r.Use(controllers.Errors, controllers.Recover(logger), controllers.Scoped(newScope))
-			r.POST("/write", func(c *gin.Context) {
-				tt.handler(c, tx, func(ctx context.Context) error { return insert(ctx, db) })
-			})
+			r.Use(controllers.Recover(logger))
+			route := controllers.Route{Method: http.MethodPost, Path: "/write", Access: controllers.Public, Handle: func(c *gin.Context) error {
+				return tt.handler(c, data, insert)
+			}}
+			r.Handle(route.Method, route.Path, controllers.Serve(route, newScope, logger))
 
 			w := httptest.NewRecorder()
 			r.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/write", nil))
@@ -132,8 +130,8 @@ func TestScopeCleanupThroughHTTP(t *testing.T) {
 					t.Fatalf("Content-Type = %q, want %s", ct, controllers.ProblemContentType)
 				}
 				var p controllers.Problem
-				if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Status != tt.wantStatus {
-					t.Fatalf("body = %s (%v), want a problem with status %d", w.Body, err, tt.wantStatus)
+				if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Status != tt.wantStatus || p.Detail != "internal server error" {
+					t.Fatalf("body = %s (%v), want a bare problem with status %d", w.Body, err, tt.wantStatus)
 				}
 			}
 			var n int
@@ -148,6 +146,30 @@ func TestScopeCleanupThroughHTTP(t *testing.T) {
 			}
 			if panicked := strings.Contains(logs.String(), `"msg":"panic"`); panicked != tt.panics {
 				t.Fatalf("panic logged = %v, want %v: %s", panicked, tt.panics, logs.String())
+			}
+		})
+	}
+}
+
+// A Bearer route authenticates before its handler runs, through the
+// request's session; a public one reads no token at all.
+func TestServeAuthenticatesBearerRoutesOnly(t *testing.T) {
+	api := apitest.New(t)
+	ada := api.SignUp("ada@example.com", "Ada", "correct horse")
+	tests := []struct {
+		name, path, token string
+		want              int
+	}{
+		{"bearer route, valid token", "/users/me", ada.Token, http.StatusOK},
+		{"bearer route, no token", "/users/me", "", http.StatusUnauthorized},
+		{"bearer route, bad token", "/users/me", "not.a.token", http.StatusUnauthorized},
+		{"public route, bad token", "/items", "not.a.token", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := api.Do(apitest.Request{Method: http.MethodGet, Path: tt.path, Token: tt.token})
+			if res.Status != tt.want {
+				t.Fatalf("GET %s: %d %s, want %d", tt.path, res.Status, res.Body, tt.want)
 			}
 		})
 	}

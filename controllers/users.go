@@ -21,14 +21,15 @@ func NewUserController(users *services.UserService, bind *Binder) *UserControlle
 	return &UserController{users: users, bind: bind}
 }
 
-func (ctl *UserController) Register(r gin.IRouter) {
-	g := r.Group("/users")
-	g.POST("", ctl.Create)
-	g.GET("", RequireAuth, ctl.List)
-	g.GET("/me", RequireAuth, ctl.Me)
-	g.GET("/:id", RequireAuth, ctl.Get)
-	g.PUT("/:id", RequireAuth, ctl.Update)
-	g.DELETE("/:id", RequireAuth, ctl.Delete)
+func (ctl *UserController) Routes() []Route {
+	return []Route{
+		{http.MethodPost, "/users", Public, ctl.Create},
+		{http.MethodGet, "/users", Bearer, ctl.List},
+		{http.MethodGet, "/users/me", Bearer, ctl.Me},
+		{http.MethodGet, "/users/:id", Bearer, ctl.Get},
+		{http.MethodPut, "/users/:id", Bearer, ctl.Update},
+		{http.MethodDelete, "/users/:id", Bearer, ctl.Delete},
+	}
 }
 
 // CreateUserRequest signs a user up.
@@ -109,19 +110,18 @@ type UserPage = Page[UserResponse] //	@name	UserPage
 //	@Failure	500		{object}	Problem
 //	@Failure	503		{object}	Problem
 //	@Router		/users [post]
-func (ctl *UserController) Create(c *gin.Context) {
+func (ctl *UserController) Create(c *gin.Context) error {
 	var req CreateUserRequest
 	if err := ctl.bind.JSON(c, &req); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	u, err := ctl.users.SignUp(c.Request.Context(), req.Email, req.Name, req.Password)
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	c.Header("Location", "/users/"+strconv.FormatInt(u.ID, 10))
 	c.JSON(http.StatusCreated, userResponse(u))
+	return nil
 }
 
 // List returns a page of users.
@@ -139,18 +139,17 @@ func (ctl *UserController) Create(c *gin.Context) {
 //	@Failure	503		{object}	Problem
 //	@Security	BearerAuth
 //	@Router		/users [get]
-func (ctl *UserController) List(c *gin.Context) {
+func (ctl *UserController) List(c *gin.Context) error {
 	q := defaultPage()
 	if err := ctl.bind.Query(c, &q); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	page, err := ctl.users.List(c.Request.Context(), q.page())
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, pageOf(page, userResponse))
+	return nil
 }
 
 // Me returns the caller.
@@ -165,8 +164,8 @@ func (ctl *UserController) List(c *gin.Context) {
 //	@Failure	503	{object}	Problem
 //	@Security	BearerAuth
 //	@Router		/users/me [get]
-func (ctl *UserController) Me(c *gin.Context) {
-	ctl.respondUser(c, callerID(c))
+func (ctl *UserController) Me(c *gin.Context) error {
+	return ctl.respondUser(c, callerOf(c).UserID)
 }
 
 // Get returns one user.
@@ -184,22 +183,21 @@ func (ctl *UserController) Me(c *gin.Context) {
 //	@Failure	503	{object}	Problem
 //	@Security	BearerAuth
 //	@Router		/users/{id} [get]
-func (ctl *UserController) Get(c *gin.Context) {
+func (ctl *UserController) Get(c *gin.Context) error {
 	var p IDPath
 	if err := ctl.bind.Path(c, &p); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
-	ctl.respondUser(c, p.ID)
+	return ctl.respondUser(c, p.ID)
 }
 
-func (ctl *UserController) respondUser(c *gin.Context, id int64) {
+func (ctl *UserController) respondUser(c *gin.Context, id int64) error {
 	u, err := ctl.users.Get(c.Request.Context(), id)
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, userResponse(u))
+	return nil
 }
 
 // Update changes the caller's own user.
@@ -223,25 +221,23 @@ func (ctl *UserController) respondUser(c *gin.Context, id int64) {
 //	@Failure		503		{object}	Problem
 //	@Security		BearerAuth
 //	@Router			/users/{id} [put]
-func (ctl *UserController) Update(c *gin.Context) {
+func (ctl *UserController) Update(c *gin.Context) error {
 	var (
 		p   IDPath
 		req UpdateUserRequest
 	)
 	if err := ctl.bind.Path(c, &p); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	if err := ctl.bind.JSON(c, &req); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
-	u, err := ctl.users.Update(c.Request.Context(), callerID(c), p.ID, services.UserChanges{Email: req.Email, Name: req.Name})
+	u, err := ctl.users.Update(c.Request.Context(), callerOf(c), p.ID, services.UserChanges{Email: req.Email, Name: req.Name})
 	if err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
 	c.JSON(http.StatusOK, userResponse(u))
+	return nil
 }
 
 // Delete removes the caller's own user and their items.
@@ -260,15 +256,14 @@ func (ctl *UserController) Update(c *gin.Context) {
 //	@Failure		503	{object}	Problem
 //	@Security		BearerAuth
 //	@Router			/users/{id} [delete]
-func (ctl *UserController) Delete(c *gin.Context) {
+func (ctl *UserController) Delete(c *gin.Context) error {
 	var p IDPath
 	if err := ctl.bind.Path(c, &p); err != nil {
-		_ = c.Error(err)
-		return
+		return err
 	}
-	if err := ctl.users.Delete(c.Request.Context(), callerID(c), p.ID); err != nil {
-		_ = c.Error(err)
-		return
+	if err := ctl.users.Delete(c.Request.Context(), callerOf(c), p.ID); err != nil {
+		return err
 	}
 	c.Status(http.StatusNoContent)
+	return nil
 }

@@ -952,13 +952,13 @@ func TestProbesAreRoutes(t *testing.T) {
 func getRoutes(t *testing.T, cfg app.Config) map[string]bool {
 	t.Helper()
 	gin.SetMode(gin.ReleaseMode)
-	router, cleanup, err := apitemplate.InitializeRouter(cfg, io.Discard)
+	a, cleanup, err := apitemplate.InitializeApp(cfg, io.Discard)
 	if err != nil {
-		t.Fatalf("building the router with the Deployment's settings: %v", err)
+		t.Fatalf("building the app with the Deployment's settings: %v", err)
 	}
 	defer cleanup()
 	get := map[string]bool{}
-	for _, r := range router.Routes() {
+	for _, r := range a.Routes().All() {
 		if r.Method == "GET" {
 			get[r.Path] = true
 		}

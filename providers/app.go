@@ -1,6 +1,7 @@
-// Package providers holds the Wire provider sets, one per layer of the
-// dependency graph, read top to bottom: the app, the controllers (one set per
-// resource) and the request scope.
+// Package providers holds the Wire provider sets, one per level of the
+// dependency graph, read top to bottom: the app (built once), the
+// controllers (one set per resource, also built once) and the request
+// scope (built for every request).
 package providers
 
 import (
@@ -8,27 +9,26 @@ import (
 
 	"github.com/example/apitemplate/app"
 	"github.com/example/apitemplate/repositories"
+	"github.com/example/apitemplate/services"
 )
 
-// AppSet builds the process: logger, pool (closed by its cleanup), router,
-// server and the metrics listener METRICS_ADDR may ask for. The config and
-// the log's destination are injector arguments, given by main (or a test).
+// AppSet builds the process: logger, pool (closed by its cleanup), the
+// password hashing workers, metrics, routes, router, server and the metrics
+// listener METRICS_ADDR may ask for. The config and the log's destination
+// are injector arguments, given by main (or a test).
 var AppSet = wire.NewSet(
-	RouterSet,
+	app.NewLogger,
 	app.OpenDB,
+	app.NewData,
+	// Data runs the transactions services ask for.
+	wire.Bind(new(services.Transactor), new(*repositories.Data)),
+	app.NewAuthConfig,
+	services.NewPasswordHasher,
+	app.NewMetrics,
+	app.NewRoutes,
+	app.NewRouter,
 	app.NewServer,
 	app.NewMetricsServer,
 	app.New,
-)
-
-// RouterSet is what the router needs but the pool: InitializeApp adds a
-// connected one, InitializeRouter one that never connects, so the routes
-// can be listed with no database.
-var RouterSet = wire.NewSet(
-	app.NewLogger,
-	app.NewAuthConfig,
-	app.NewMetrics,
-	app.NewRouter,
-	repositories.NewSlots,
 	wire.Struct(new(RequestDeps), "*"),
 )

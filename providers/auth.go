@@ -12,7 +12,6 @@ import (
 var AuthSet = wire.NewSet(
 	controllers.NewAuthController,
 	services.NewAuthService,
-	services.NewPasswordHasher,
 	repositories.NewLoginFailureRepository,
 	wire.Bind(new(services.LoginFailures), new(*repositories.LoginFailureRepository)),
 )

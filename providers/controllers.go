@@ -5,8 +5,6 @@ import (
 
 	"github.com/example/apitemplate/app"
 	"github.com/example/apitemplate/controllers"
-	"github.com/example/apitemplate/repositories"
-	"github.com/example/apitemplate/services"
 )
 
 // ControllerSet is every resource. Adding one is a new set here and a new
@@ -24,8 +22,6 @@ var ControllerSet = wire.NewSet(
 // SharedSet is what several resources use.
 var SharedSet = wire.NewSet(
 	controllers.NewBinder,
-	repositories.NewTransactor,
-	wire.Bind(new(services.Transactor), new(*repositories.Transactor)),
 )
 
 // Controllers lists the controllers the router mounts, in order.

@@ -3,18 +3,18 @@ package repositories
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 
 	"github.com/example/apitemplate/services"
 )
 
 const (
-	insertAttempts = `
-		INSERT INTO login_failures (key, failed_at)
-		SELECT unnest($1::text[]), $2
-		RETURNING id, key`
+	// The keys are locked in sorted order, so two attempts that share keys
+	// never wait for each other's in a cycle.
+	lockFailureKeys = `
+		SELECT count(pg_advisory_xact_lock(hashtextextended(key, 0)))
+		FROM (SELECT key FROM unnest($1::text[]) AS key ORDER BY key) AS sorted`
 
 	selectRecentFailures = `
 		SELECT key, count(*) AS count, min(failed_at) AS oldest
@@ -22,8 +22,11 @@ const (
 		WHERE key = ANY($1) AND failed_at > $2
 		GROUP BY key`
 
-	// Old failures no longer count; pruning them on each write keeps the
-	// table as small as the window.
+	insertAttempts = `
+		INSERT INTO login_failures (key, failed_at)
+		SELECT unnest($1::text[]), $2
+		RETURNING id, key`
+
 	pruneFailures = `DELETE FROM login_failures WHERE failed_at < $1`
 
 	releaseAttempts = `DELETE FROM login_failures WHERE id = ANY($1)`
@@ -33,58 +36,69 @@ const (
 
 // LoginFailureRepository keeps failed logins in PostgreSQL.
 type LoginFailureRepository struct {
-	db     *sqlx.DB
-	window time.Duration
+	data *Data
 }
 
-func NewLoginFailureRepository(db *sqlx.DB, cfg services.AuthConfig) *LoginFailureRepository {
-	return &LoginFailureRepository{db: db, window: cfg.FailWindow}
+func NewLoginFailureRepository(data *Data) *LoginFailureRepository {
+	return &LoginFailureRepository{data: data}
 }
 
-// Claim records the attempt before it counts, each statement committed on
-// its own, so concurrent attempts always count each other.
-func (r *LoginFailureRepository) Claim(ctx context.Context, keys []string, at, since time.Time) (map[string]services.FailureCount, error) {
-	q := conn(ctx, r.db)
-	if _, err := q.ExecContext(ctx, pruneFailures, at.Add(-r.window)); err != nil {
-		return nil, fmt.Errorf("prune login failures: %w", err)
+// Recent takes transaction-scoped advisory locks on the keys, then counts.
+// It must run inside ExecTx: the locks are released when it ends.
+func (r *LoginFailureRepository) Recent(ctx context.Context, keys []string, since time.Time) (map[string]services.FailureCount, error) {
+	q := r.data.DB(ctx)
+	var locked int
+	if err := q.GetContext(ctx, &locked, lockFailureKeys, slices.Sorted(slices.Values(keys))); err != nil {
+		return nil, fmt.Errorf("lock login failures: %w", err)
 	}
-	var claimed []struct {
-		ID  int64  `db:"id"`
-		Key string `db:"key"`
-	}
-	if err := q.SelectContext(ctx, &claimed, insertAttempts, keys, at); err != nil {
-		return nil, fmt.Errorf("claim login attempt: %w", err)
-	}
-	var recent []struct {
+	var rows []struct {
 		Key    string    `db:"key"`
 		Count  int       `db:"count"`
 		Oldest time.Time `db:"oldest"`
 	}
-	if err := q.SelectContext(ctx, &recent, selectRecentFailures, keys, since); err != nil {
+	if err := q.SelectContext(ctx, &rows, selectRecentFailures, keys, since); err != nil {
 		return nil, fmt.Errorf("recent login failures: %w", err)
 	}
-	counts := make(map[string]services.FailureCount, len(recent))
-	for _, row := range recent {
+	counts := make(map[string]services.FailureCount, len(rows))
+	for _, row := range rows {
 		counts[row.Key] = services.FailureCount{Count: row.Count, Oldest: row.Oldest}
-	}
-	for _, c := range claimed {
-		fc := counts[c.Key]
-		fc.Claim = c.ID
-		counts[c.Key] = fc
 	}
 	return counts, nil
 }
 
+// Claim returns the claims in the order of keys.
+func (r *LoginFailureRepository) Claim(ctx context.Context, keys []string, at time.Time) ([]int64, error) {
+	var rows []struct {
+		ID  int64  `db:"id"`
+		Key string `db:"key"`
+	}
+	if err := r.data.DB(ctx).SelectContext(ctx, &rows, insertAttempts, keys, at); err != nil {
+		return nil, fmt.Errorf("claim login attempt: %w", err)
+	}
+	ids := make([]int64, len(keys))
+	for _, row := range rows {
+		ids[slices.Index(keys, row.Key)] = row.ID
+	}
+	return ids, nil
+}
+
 func (r *LoginFailureRepository) Release(ctx context.Context, claims []int64) error {
-	if _, err := conn(ctx, r.db).ExecContext(ctx, releaseAttempts, claims); err != nil {
+	if _, err := r.data.DB(ctx).ExecContext(ctx, releaseAttempts, claims); err != nil {
 		return fmt.Errorf("release login attempt: %w", err)
 	}
 	return nil
 }
 
 func (r *LoginFailureRepository) Clear(ctx context.Context, key string) error {
-	if _, err := conn(ctx, r.db).ExecContext(ctx, clearFailures, key); err != nil {
+	if _, err := r.data.DB(ctx).ExecContext(ctx, clearFailures, key); err != nil {
 		return fmt.Errorf("clear login failures: %w", err)
+	}
+	return nil
+}
+
+func (r *LoginFailureRepository) Prune(ctx context.Context, before time.Time) error {
+	if _, err := r.data.DB(ctx).ExecContext(ctx, pruneFailures, before); err != nil {
+		return fmt.Errorf("prune login failures: %w", err)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 
 	"github.com/example/apitemplate/services"
 )
@@ -66,16 +65,16 @@ const itemOwnerForeignKey = "items_owner_id_fkey"
 
 // ItemRepository stores items in PostgreSQL.
 type ItemRepository struct {
-	db *sqlx.DB
+	data *Data
 }
 
-func NewItemRepository(db *sqlx.DB) *ItemRepository {
-	return &ItemRepository{db: db}
+func NewItemRepository(data *Data) *ItemRepository {
+	return &ItemRepository{data: data}
 }
 
 func (r *ItemRepository) Create(ctx context.Context, it services.NewItem) (services.Item, error) {
 	var row itemRow
-	err := conn(ctx, r.db).GetContext(ctx, &row, insertItem, it.Name, it.Description, it.PriceCents, it.OwnerID)
+	err := r.data.DB(ctx).GetContext(ctx, &row, insertItem, it.Name, it.Description, it.PriceCents, it.OwnerID)
 	if foreignKeyViolation(err, itemOwnerForeignKey) {
 		return services.Item{}, services.ErrUnauthenticated // the owner was deleted after authenticating
 	}
@@ -87,14 +86,14 @@ func (r *ItemRepository) Create(ctx context.Context, it services.NewItem) (servi
 
 func (r *ItemRepository) Get(ctx context.Context, id int64) (services.Item, error) {
 	var row itemRow
-	if err := conn(ctx, r.db).GetContext(ctx, &row, selectItem, id); err != nil {
-		return services.Item{}, notFound(err)
+	if err := r.data.DB(ctx).GetContext(ctx, &row, selectItem, id); err != nil {
+		return services.Item{}, err
 	}
 	return row.item(), nil
 }
 
 func (r *ItemRepository) List(ctx context.Context, f services.ItemFilter, p services.Page) ([]services.Item, int64, error) {
-	q := conn(ctx, r.db)
+	q := r.data.DB(ctx)
 	var rows []itemRow
 	if err := q.SelectContext(ctx, &rows, selectItemPage, f.OwnerID, p.Limit, p.Offset); err != nil {
 		return nil, 0, fmt.Errorf("select items: %w", err)
@@ -112,15 +111,15 @@ func (r *ItemRepository) List(ctx context.Context, f services.ItemFilter, p serv
 
 func (r *ItemRepository) UpdateOwned(ctx context.Context, id, ownerID int64, c services.ItemChanges) (services.Item, error) {
 	var row itemRow
-	err := conn(ctx, r.db).GetContext(ctx, &row, updateOwnedItem, id, ownerID, c.Name, c.Description, c.PriceCents)
+	err := r.data.DB(ctx).GetContext(ctx, &row, updateOwnedItem, id, ownerID, c.Name, c.Description, c.PriceCents)
 	if err != nil {
-		return services.Item{}, notFound(err)
+		return services.Item{}, err
 	}
 	return row.item(), nil
 }
 
 func (r *ItemRepository) DeleteOwned(ctx context.Context, id, ownerID int64) error {
-	res, err := conn(ctx, r.db).ExecContext(ctx, deleteOwnedItem, id, ownerID)
+	res, err := r.data.DB(ctx).ExecContext(ctx, deleteOwnedItem, id, ownerID)
 	if err != nil {
 		return fmt.Errorf("delete item: %w", err)
 	}
@@ -129,14 +128,14 @@ func (r *ItemRepository) DeleteOwned(ctx context.Context, id, ownerID int64) err
 
 func (r *ItemRepository) Owner(ctx context.Context, id int64) (int64, error) {
 	var owner int64
-	if err := conn(ctx, r.db).GetContext(ctx, &owner, selectItemOwner, id); err != nil {
-		return 0, notFound(err)
+	if err := r.data.DB(ctx).GetContext(ctx, &owner, selectItemOwner, id); err != nil {
+		return 0, err
 	}
 	return owner, nil
 }
 
 func (r *ItemRepository) DeleteByOwner(ctx context.Context, ownerID int64) error {
-	if _, err := conn(ctx, r.db).ExecContext(ctx, deleteItemsByOwner, ownerID); err != nil {
+	if _, err := r.data.DB(ctx).ExecContext(ctx, deleteItemsByOwner, ownerID); err != nil {
 		return fmt.Errorf("delete items of user %d: %w", ownerID, err)
 	}
 	return nil

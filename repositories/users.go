@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 
 	"github.com/example/apitemplate/services"
 )
@@ -57,22 +56,32 @@ const (
 	selectCredentials = `SELECT id, password_hash FROM users WHERE lower(email) = $1` //nolint:gosec // a query, not a credential
 
 	userExists = `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`
+
+	emailTaken = `SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = $1)`
 )
 
 const emailUniqueIndex = "users_email_key"
 
 // UserRepository stores users in PostgreSQL.
 type UserRepository struct {
-	db *sqlx.DB
+	data *Data
 }
 
-func NewUserRepository(db *sqlx.DB) *UserRepository {
-	return &UserRepository{db: db}
+func NewUserRepository(data *Data) *UserRepository {
+	return &UserRepository{data: data}
+}
+
+func (r *UserRepository) EmailTaken(ctx context.Context, email string) (bool, error) {
+	var taken bool
+	if err := r.data.DB(ctx).GetContext(ctx, &taken, emailTaken, email); err != nil {
+		return false, fmt.Errorf("email taken: %w", err)
+	}
+	return taken, nil
 }
 
 func (r *UserRepository) Create(ctx context.Context, u services.NewUser) (services.User, error) {
 	var row userRow
-	err := conn(ctx, r.db).GetContext(ctx, &row, insertUser, u.Email, u.Name, u.PasswordHash)
+	err := r.data.DB(ctx).GetContext(ctx, &row, insertUser, u.Email, u.Name, u.PasswordHash)
 	if err != nil {
 		return services.User{}, userWriteError(err)
 	}
@@ -81,14 +90,14 @@ func (r *UserRepository) Create(ctx context.Context, u services.NewUser) (servic
 
 func (r *UserRepository) Get(ctx context.Context, id int64) (services.User, error) {
 	var row userRow
-	if err := conn(ctx, r.db).GetContext(ctx, &row, selectUser, id); err != nil {
-		return services.User{}, notFound(err)
+	if err := r.data.DB(ctx).GetContext(ctx, &row, selectUser, id); err != nil {
+		return services.User{}, err
 	}
 	return row.user(), nil
 }
 
 func (r *UserRepository) List(ctx context.Context, p services.Page) ([]services.User, int64, error) {
-	q := conn(ctx, r.db)
+	q := r.data.DB(ctx)
 	var rows []userRow
 	if err := q.SelectContext(ctx, &rows, selectUserPage, p.Limit, p.Offset); err != nil {
 		return nil, 0, fmt.Errorf("select users: %w", err)
@@ -106,7 +115,7 @@ func (r *UserRepository) List(ctx context.Context, p services.Page) ([]services.
 
 func (r *UserRepository) Update(ctx context.Context, id int64, c services.UserChanges) (services.User, error) {
 	var row userRow
-	if err := conn(ctx, r.db).GetContext(ctx, &row, updateUser, id, c.Email, c.Name); err != nil {
+	if err := r.data.DB(ctx).GetContext(ctx, &row, updateUser, id, c.Email, c.Name); err != nil {
 		return services.User{}, userWriteError(err)
 	}
 	return row.user(), nil
@@ -114,11 +123,11 @@ func (r *UserRepository) Update(ctx context.Context, id int64, c services.UserCh
 
 func (r *UserRepository) LockForDelete(ctx context.Context, id int64) error {
 	var locked int64
-	return notFound(conn(ctx, r.db).GetContext(ctx, &locked, lockUser, id))
+	return r.data.DB(ctx).GetContext(ctx, &locked, lockUser, id)
 }
 
 func (r *UserRepository) Delete(ctx context.Context, id int64) error {
-	res, err := conn(ctx, r.db).ExecContext(ctx, deleteUser, id)
+	res, err := r.data.DB(ctx).ExecContext(ctx, deleteUser, id)
 	if err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
@@ -130,15 +139,15 @@ func (r *UserRepository) Credentials(ctx context.Context, email string) (service
 		ID           int64  `db:"id"`
 		PasswordHash string `db:"password_hash"`
 	}
-	if err := conn(ctx, r.db).GetContext(ctx, &row, selectCredentials, email); err != nil {
-		return services.Credentials{}, notFound(err)
+	if err := r.data.DB(ctx).GetContext(ctx, &row, selectCredentials, email); err != nil {
+		return services.Credentials{}, err
 	}
 	return services.Credentials{UserID: row.ID, PasswordHash: row.PasswordHash}, nil
 }
 
 func (r *UserRepository) Exists(ctx context.Context, id int64) (bool, error) {
 	var exists bool
-	if err := conn(ctx, r.db).GetContext(ctx, &exists, userExists, id); err != nil {
+	if err := r.data.DB(ctx).GetContext(ctx, &exists, userExists, id); err != nil {
 		return false, fmt.Errorf("user exists: %w", err)
 	}
 	return exists, nil
@@ -148,5 +157,5 @@ func userWriteError(err error) error {
 	if uniqueViolation(err, emailUniqueIndex) {
 		return &services.ConflictError{Resource: "user", Field: "email"}
 	}
-	return fmt.Errorf("write user: %w", notFound(err))
+	return fmt.Errorf("write user: %w", err)
 }

@@ -62,56 +62,76 @@ func (f *fakeCredentials) Exists(_ context.Context, id int64) (bool, error) {
 
 // fakeFailures is a services.LoginFailures in memory.
 type fakeFailures struct {
-	at       map[string][]time.Time // attempts per key, open claims included
-	claims   map[int64]fakeClaim    // claims not released or cleared
+	records  map[int64]fakeRecord // claims not released or cleared
 	nextID   int64
 	attempts [][]int64 // claim ids, one slice per Claim call
 	cleared  []string
+	recent   int // calls of Recent
 }
 
-type fakeClaim struct {
+type fakeRecord struct {
 	key string
 	at  time.Time
 }
 
-func (f *fakeFailures) Claim(_ context.Context, keys []string, at, since time.Time) (map[string]services.FailureCount, error) {
-	if f.claims == nil {
-		f.claims = map[int64]fakeClaim{}
-	}
-	ids := make([]int64, len(keys))
-	for i, k := range keys {
+// fail records n failures of key, the first sinceOldest ago.
+func (f *fakeFailures) fail(key string, n int, sinceOldest time.Duration) {
+	now := time.Now()
+	for i := range n {
 		f.nextID++
-		ids[i] = f.nextID
-		f.claims[f.nextID] = fakeClaim{key: k, at: at}
-		f.at[k] = append(f.at[k], at)
+		f.records[f.nextID] = fakeRecord{key: key, at: now.Add(-sinceOldest + time.Duration(i)*time.Second)}
 	}
-	f.attempts = append(f.attempts, ids)
+}
+
+func (f *fakeFailures) Recent(_ context.Context, keys []string, since time.Time) (map[string]services.FailureCount, error) {
+	f.recent++
 	counts := map[string]services.FailureCount{}
-	for i, k := range keys {
-		fc := services.FailureCount{Claim: ids[i]}
-		for _, t := range f.at[k] {
-			if !t.After(since) {
-				continue
-			}
-			if fc.Count == 0 || t.Before(fc.Oldest) {
-				fc.Oldest = t
-			}
-			fc.Count++
+	for _, r := range f.records {
+		if !slices.Contains(keys, r.key) || !r.at.After(since) {
+			continue
 		}
-		counts[k] = fc
+		fc := counts[r.key]
+		if fc.Count == 0 || r.at.Before(fc.Oldest) {
+			fc.Oldest = r.at
+		}
+		fc.Count++
+		counts[r.key] = fc
 	}
 	return counts, nil
 }
 
+func (f *fakeFailures) Claim(_ context.Context, keys []string, at time.Time) ([]int64, error) {
+	ids := make([]int64, len(keys))
+	for i, k := range keys {
+		f.nextID++
+		ids[i] = f.nextID
+		f.records[f.nextID] = fakeRecord{key: k, at: at}
+	}
+	f.attempts = append(f.attempts, ids)
+	return ids, nil
+}
+
 func (f *fakeFailures) Release(_ context.Context, claims []int64) error {
 	for _, id := range claims {
-		c, ok := f.claims[id]
-		if !ok {
-			continue
+		delete(f.records, id)
+	}
+	return nil
+}
+
+func (f *fakeFailures) Clear(_ context.Context, key string) error {
+	f.cleared = append(f.cleared, key)
+	for id, r := range f.records {
+		if r.key == key {
+			delete(f.records, id)
 		}
-		delete(f.claims, id)
-		if i := slices.Index(f.at[c.key], c.at); i >= 0 {
-			f.at[c.key] = slices.Delete(f.at[c.key], i, i+1)
+	}
+	return nil
+}
+
+func (f *fakeFailures) Prune(_ context.Context, before time.Time) error {
+	for id, r := range f.records {
+		if r.at.Before(before) {
+			delete(f.records, id)
 		}
 	}
 	return nil
@@ -124,8 +144,8 @@ func (f *fakeFailures) recorded() [][]string {
 	for _, ids := range f.attempts {
 		var keys []string
 		for _, id := range ids {
-			if c, ok := f.claims[id]; ok {
-				keys = append(keys, c.key)
+			if r, ok := f.records[id]; ok {
+				keys = append(keys, r.key)
 			}
 		}
 		if len(keys) > 0 {
@@ -135,16 +155,10 @@ func (f *fakeFailures) recorded() [][]string {
 	return out
 }
 
-func (f *fakeFailures) Clear(_ context.Context, key string) error {
-	f.cleared = append(f.cleared, key)
-	delete(f.at, key)
-	for id, c := range f.claims {
-		if c.key == key {
-			delete(f.claims, id)
-		}
-	}
-	return nil
-}
+// inPlace is a services.Transactor that runs fn as it is.
+type inPlace struct{}
+
+func (inPlace) ExecTx(ctx context.Context, fn func(ctx context.Context) error) error { return fn(ctx) }
 
 type authFixture struct {
 	svc      *services.AuthService
@@ -156,7 +170,7 @@ type authFixture struct {
 func newAuth(t *testing.T) authFixture {
 	t.Helper()
 	hasher := services.NewPasswordHasher(testAuthConfig)
-	hash, err := hasher.Hash(annPassword)
+	hash, err := hasher.Hash(context.Background(), annPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,9 +179,9 @@ func newAuth(t *testing.T) authFixture {
 			byEmail:  map[string]services.Credentials{annEmail: {UserID: annID, PasswordHash: hash}},
 			existing: map[int64]bool{annID: true},
 		},
-		failures: &fakeFailures{at: map[string][]time.Time{}},
+		failures: &fakeFailures{records: map[int64]fakeRecord{}},
 	}
-	f.svc, err = services.NewAuthService(testAuthConfig, f.creds, f.failures, hasher)
+	f.svc, err = services.NewAuthService(testAuthConfig, f.creds, f.failures, inPlace{}, hasher)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,9 +225,9 @@ func TestLoginIssuesHS256Token(t *testing.T) {
 		t.Errorf("exp = %v, want iat + %s", claims.ExpiresAt, testAuthConfig.TokenTTL)
 	}
 
-	id, err := f.svc.Authenticate(context.Background(), tok.Token)
-	if err != nil || id != annID {
-		t.Fatalf("Authenticate(issued token) = %d, %v; want %d", id, err, annID)
+	caller, err := f.svc.Authenticate(context.Background(), tok.Token)
+	if err != nil || caller.UserID != annID {
+		t.Fatalf("Authenticate(issued token) = %+v, %v; want user %d", caller, err, annID)
 	}
 }
 
@@ -250,14 +264,6 @@ func TestLoginFailsAlikeForWrongPasswordAndUnknownEmail(t *testing.T) {
 
 func TestLoginThrottles(t *testing.T) {
 	const sinceOldest = 20 * time.Second
-	failuresOf := func(n int) []time.Time {
-		now := time.Now()
-		at := make([]time.Time, n)
-		for i := range at {
-			at[i] = now.Add(-sinceOldest + time.Duration(i)*time.Second)
-		}
-		return at
-	}
 	tests := []struct {
 		name      string
 		emailFail int
@@ -273,8 +279,8 @@ func TestLoginThrottles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newAuth(t)
-			f.failures.at["email:"+annEmail] = failuresOf(tt.emailFail)
-			f.failures.at["addr:"+clientAddr] = failuresOf(tt.addrFail)
+			f.failures.fail("email:"+annEmail, tt.emailFail, sinceOldest)
+			f.failures.fail("addr:"+clientAddr, tt.addrFail, sinceOldest)
 			// Even the right password is not looked at while throttled.
 			_, err := f.svc.Login(context.Background(), annEmail, annPassword, clientAddr)
 			if !tt.throttled {
@@ -328,8 +334,33 @@ func TestLoginSuccessClearsEmailFailures(t *testing.T) {
 	if want := []string{"email:" + annEmail}; !slices.Equal(f.failures.cleared, want) {
 		t.Fatalf("cleared = %q, want %q", f.failures.cleared, want)
 	}
-	if _, ok := f.failures.at["addr:"+clientAddr]; !ok {
-		t.Fatalf("the address's failures were forgotten")
+	if counts, _ := f.failures.Recent(context.Background(), []string{"addr:" + clientAddr}, time.Now().Add(-time.Minute)); counts["addr:"+clientAddr].Count != 1 {
+		t.Fatalf("the address's failure was forgotten")
+	}
+}
+
+// A login that gets no hashing worker was not a failed guess: its claims
+// are released, so the throttle counts only passwords that were checked.
+func TestLoginWithoutAWorkerCountsNoFailure(t *testing.T) {
+	f := newAuth(t)
+	cfg := testAuthConfig
+	cfg.BcryptCost, cfg.HashWorkers, cfg.HashQueueTimeout = 10, 1, 10*time.Millisecond
+	hasher := services.NewPasswordHasher(cfg)
+	svc, err := services.NewAuthService(cfg, f.creds, f.failures, inPlace{}, hasher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = hasher.Hash(context.Background(), "holds the only worker") }()
+	for hasher.Stats().Busy == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	_, err = svc.Login(context.Background(), annEmail, "wrong", clientAddr)
+	var busy *services.BusyError
+	if !errors.As(err, &busy) {
+		t.Fatalf("Login with no worker free = %v, want a BusyError", err)
+	}
+	if got := f.failures.recorded(); len(got) != 0 {
+		t.Fatalf("recorded failures = %q, want none", got)
 	}
 }
 
@@ -436,15 +467,15 @@ func TestAuthenticate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newAuth(t)
-			id, err := f.svc.Authenticate(context.Background(), tt.token(t))
+			caller, err := f.svc.Authenticate(context.Background(), tt.token(t))
 			if tt.ok {
-				if err != nil || id != annID {
-					t.Fatalf("Authenticate = %d, %v; want %d", id, err, annID)
+				if err != nil || caller.UserID != annID {
+					t.Fatalf("Authenticate = %+v, %v; want user %d", caller, err, annID)
 				}
 				return
 			}
-			if !errors.Is(err, services.ErrUnauthenticated) || id != 0 {
-				t.Fatalf("Authenticate = %d, %v; want 0, ErrUnauthenticated", id, err)
+			if !errors.Is(err, services.ErrUnauthenticated) || caller != (services.Caller{}) {
+				t.Fatalf("Authenticate = %+v, %v; want nobody, ErrUnauthenticated", caller, err)
 			}
 		})
 	}
@@ -457,34 +488,5 @@ func TestAuthenticateStoreFailureIsNotUnauthenticated(t *testing.T) {
 	// A database outage is a 500, not a reason to log everyone out.
 	if !errors.Is(err, errStore) || errors.Is(err, services.ErrUnauthenticated) {
 		t.Fatalf("err = %v, want the store's error", err)
-	}
-}
-
-func TestCallerVerifiesOnce(t *testing.T) {
-	tests := []struct {
-		name        string
-		sub         string
-		wantID      int64
-		wantErr     error
-		existsCalls int
-	}{
-		{"valid token", strconv.Itoa(annID), annID, nil, 1},
-		{"user gone", "43", 0, services.ErrUnauthenticated, 1},
-		{"bad token", "not-a-number", 0, services.ErrUnauthenticated, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newAuth(t)
-			caller := services.NewCaller(f.svc, sign(t, jwt.SigningMethodHS256, testAuthConfig.JWTSecret, validClaims(tt.sub)))
-			for i := range 3 {
-				id, err := caller.UserID(context.Background())
-				if id != tt.wantID || !errors.Is(err, tt.wantErr) {
-					t.Fatalf("call %d: UserID = %d, %v; want %d, %v", i+1, id, err, tt.wantID, tt.wantErr)
-				}
-			}
-			if f.creds.existsCalls != tt.existsCalls {
-				t.Fatalf("the store was asked %d times, want %d", f.creds.existsCalls, tt.existsCalls)
-			}
-		})
 	}
 }

@@ -1,5 +1,3 @@
-// Package services holds the domain: its types, its rules and the errors
-// that every other layer speaks in. It knows nothing of HTTP or SQL.
 package services
 
 import (
@@ -8,13 +6,18 @@ import (
 	"time"
 )
 
-// Domain errors. Repositories return them, services add to them, and the HTTP
-// layer maps each to a status code in exactly one place (controllers/problem.go).
+// Domain errors. Repositories return them, services add to them, and the
+// HTTP layer maps each to a status code in exactly one place
+// (controllers/problem.go).
 var (
 	ErrNotFound           = errors.New("not found")
 	ErrInvalidCredentials = errors.New("invalid email or password")
 	ErrUnauthenticated    = errors.New("authentication required")
 	ErrForbidden          = errors.New("forbidden")
+	// ErrUnavailable is a database that could not be reached, or did not
+	// answer within the request's time on the database. It wraps the
+	// driver's error, for the log.
+	ErrUnavailable = errors.New("the database is not reachable")
 )
 
 // ConflictError reports that a write would break a uniqueness rule.
@@ -36,15 +39,13 @@ func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("too many failed attempts, retry in %s", e.RetryAfter.Round(time.Second))
 }
 
-// Page selects a window of an ordered list.
-type Page struct {
-	Limit  int
-	Offset int
+// BusyError reports that the server itself is out of capacity for the
+// request (no password-hashing worker came free in time), not that anything
+// is wrong with the request or the database.
+type BusyError struct {
+	RetryAfter time.Duration
 }
 
-// PageOf is one window of a list together with the size of the whole list.
-type PageOf[T any] struct {
-	Items []T
-	Page
-	Total int64
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("the server is busy, retry in %s", e.RetryAfter.Round(time.Second))
 }

@@ -59,7 +59,9 @@ func NewItemService(items ItemStore) *ItemService {
 	return &ItemService{items: items}
 }
 
-func (s *ItemService) Create(ctx context.Context, it NewItem) (Item, error) {
+// Create adds an item owned by the caller.
+func (s *ItemService) Create(ctx context.Context, caller Caller, it NewItem) (Item, error) {
+	it.OwnerID = caller.UserID
 	created, err := s.items.Create(ctx, it)
 	if err != nil {
 		return Item{}, fmt.Errorf("create item: %w", err)
@@ -85,8 +87,8 @@ func (s *ItemService) List(ctx context.Context, f ItemFilter, p Page) (PageOf[It
 
 // Update changes an item the caller owns. A missing item is ErrNotFound even
 // for a caller who could not have changed it: 404 is decided before 403.
-func (s *ItemService) Update(ctx context.Context, callerID, id int64, c ItemChanges) (Item, error) {
-	it, err := s.items.UpdateOwned(ctx, id, callerID, c)
+func (s *ItemService) Update(ctx context.Context, caller Caller, id int64, c ItemChanges) (Item, error) {
+	it, err := s.items.UpdateOwned(ctx, id, caller.UserID, c)
 	if errors.Is(err, ErrNotFound) {
 		err = s.whyNotOwned(ctx, id)
 	}
@@ -97,8 +99,8 @@ func (s *ItemService) Update(ctx context.Context, callerID, id int64, c ItemChan
 }
 
 // Delete removes an item the caller owns, with the same 404-before-403 rule.
-func (s *ItemService) Delete(ctx context.Context, callerID, id int64) error {
-	err := s.items.DeleteOwned(ctx, id, callerID)
+func (s *ItemService) Delete(ctx context.Context, caller Caller, id int64) error {
+	err := s.items.DeleteOwned(ctx, id, caller.UserID)
 	if errors.Is(err, ErrNotFound) {
 		err = s.whyNotOwned(ctx, id)
 	}

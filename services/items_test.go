@@ -89,14 +89,14 @@ func TestItemServiceOwnership(t *testing.T) {
 		call func(s *services.ItemService, id int64) error
 	}{
 		{"update", "UpdateOwned", func(s *services.ItemService, id int64) error {
-			it, err := s.Update(context.Background(), caller, id, services.ItemChanges{PriceCents: &price})
+			it, err := s.Update(context.Background(), services.Caller{UserID: caller}, id, services.ItemChanges{PriceCents: &price})
 			if err == nil && it.ID != id {
 				return errors.New("Update returned another item")
 			}
 			return err
 		}},
 		{"delete", "DeleteOwned", func(s *services.ItemService, id int64) error {
-			return s.Delete(context.Background(), caller, id)
+			return s.Delete(context.Background(), services.Caller{UserID: caller}, id)
 		}},
 	}
 	cases := []struct {

@@ -1,10 +1,30 @@
+// Package services holds the domain: its types, its rules and the errors
+// that every other layer speaks in. It knows nothing of HTTP or SQL.
 package services
 
 import "context"
 
 // Transactor runs fn atomically: every write fn makes through a repository
-// commits together or not at all. Calls nest; only the outermost commits, and
-// an inner call that fails undoes its own writes even if its caller goes on.
+// commits together with the others, or none does. A call inside another
+// joins the outer transaction.
 type Transactor interface {
-	WithinTx(ctx context.Context, fn func(ctx context.Context) error) error
+	ExecTx(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// Caller is who is asking: a signed-in user, or nobody (the zero Caller).
+type Caller struct {
+	UserID int64
+}
+
+// Page selects a window of an ordered list.
+type Page struct {
+	Limit  int
+	Offset int
+}
+
+// PageOf is one window of a list together with the size of the whole list.
+type PageOf[T any] struct {
+	Items []T
+	Page
+	Total int64
 }

@@ -32,6 +32,9 @@ type UserChanges struct {
 
 // UserStore persists users.
 type UserStore interface {
+	// EmailTaken reports whether an account has email. The unique index
+	// stays the judge of a race: Create fails with a ConflictError then.
+	EmailTaken(ctx context.Context, email string) (bool, error)
 	Create(ctx context.Context, u NewUser) (User, error)
 	Get(ctx context.Context, id int64) (User, error)
 	List(ctx context.Context, p Page) ([]User, int64, error)
@@ -59,9 +62,18 @@ func NewUserService(users UserStore, items OwnedItemsDeleter, tx Transactor, has
 	return &UserService{users: users, items: items, tx: tx, hasher: hasher}
 }
 
-// SignUp stores a new account; email and name arrive normalised.
+// SignUp stores a new account; email and name arrive normalised. A taken
+// email is refused before the password is hashed, which is most of a
+// sign-up's cost.
 func (s *UserService) SignUp(ctx context.Context, email, name, password string) (User, error) {
-	hash, err := s.hasher.Hash(password)
+	taken, err := s.users.EmailTaken(ctx, email)
+	if err != nil {
+		return User{}, fmt.Errorf("sign up: %w", err)
+	}
+	if taken {
+		return User{}, &ConflictError{Resource: "user", Field: "email"}
+	}
+	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
 		return User{}, fmt.Errorf("sign up: %w", err)
 	}
@@ -90,8 +102,8 @@ func (s *UserService) List(ctx context.Context, p Page) (PageOf[User], error) {
 
 // Update changes the caller's own account; anyone else's is forbidden,
 // whether or not it exists, so ids cannot be probed.
-func (s *UserService) Update(ctx context.Context, callerID, id int64, c UserChanges) (User, error) {
-	if callerID != id {
+func (s *UserService) Update(ctx context.Context, caller Caller, id int64, c UserChanges) (User, error) {
+	if caller.UserID != id {
 		return User{}, ErrForbidden
 	}
 	u, err := s.users.Update(ctx, id, c)
@@ -105,11 +117,11 @@ func (s *UserService) Update(ctx context.Context, callerID, id int64, c UserChan
 }
 
 // Delete removes the caller's own account and everything it owns, atomically.
-func (s *UserService) Delete(ctx context.Context, callerID, id int64) error {
-	if callerID != id {
+func (s *UserService) Delete(ctx context.Context, caller Caller, id int64) error {
+	if caller.UserID != id {
 		return ErrForbidden
 	}
-	err := s.tx.WithinTx(ctx, func(ctx context.Context) error {
+	err := s.tx.ExecTx(ctx, func(ctx context.Context) error {
 		if err := s.users.LockForDelete(ctx, id); err != nil {
 			return err
 		}

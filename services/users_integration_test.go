@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/jmoiron/sqlx"
@@ -37,13 +38,11 @@ func TestUserServiceDeleteIsAtomicInTheDatabase(t *testing.T) {
 	tests := []struct {
 		name string
 		// run calls fn with the context a caller of the service would have.
-		run func(db *sqlx.DB, fn func(ctx context.Context))
+		run func(data *repositories.Data, fn func(ctx context.Context))
 	}{
-		{"outside a request", func(_ *sqlx.DB, fn func(ctx context.Context)) { fn(context.Background()) }},
-		{"in a request", func(db *sqlx.DB, fn func(ctx context.Context)) {
-			work, cleanup := repositories.NewUnitOfWork(db, repositories.NewSlots(db))
-			defer cleanup()
-			fn(work.Attach(context.Background()))
+		{"outside a request", func(_ *repositories.Data, fn func(ctx context.Context)) { fn(context.Background()) }},
+		{"in a request's session", func(data *repositories.Data, fn func(ctx context.Context)) {
+			fn(repositories.NewSession(data).Context(context.Background()))
 		}},
 	}
 	for _, tt := range tests {
@@ -54,8 +53,10 @@ func TestUserServiceDeleteIsAtomicInTheDatabase(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = db.Close() })
 			ctx := context.Background()
-			itemRepo := repositories.NewItemRepository(db)
-			users := &usersFailingDelete{UserRepository: repositories.NewUserRepository(db), items: itemRepo, itemsAtFailure: -1}
+			db.SetMaxOpenConns(4)
+			data := repositories.NewData(db, 5*time.Second)
+			itemRepo := repositories.NewItemRepository(data)
+			users := &usersFailingDelete{UserRepository: repositories.NewUserRepository(data), items: itemRepo, itemsAtFailure: -1}
 
 			ann, err := users.Create(ctx, services.NewUser{Email: "ann@example.com", Name: "Ann", PasswordHash: "x"})
 			if err != nil {
@@ -68,9 +69,9 @@ func TestUserServiceDeleteIsAtomicInTheDatabase(t *testing.T) {
 				}
 			}
 
-			svc := services.NewUserService(users, itemRepo, repositories.NewTransactor(db), testHasher())
-			tt.run(db, func(ctx context.Context) {
-				if err := svc.Delete(ctx, ann.ID, ann.ID); !errors.Is(err, errUserDelete) {
+			svc := services.NewUserService(users, itemRepo, data, testHasher())
+			tt.run(data, func(ctx context.Context) {
+				if err := svc.Delete(ctx, services.Caller{UserID: ann.ID}, ann.ID); !errors.Is(err, errUserDelete) {
 					t.Errorf("Delete = %v, want the user deletion's error", err)
 				}
 			})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/example/apitemplate/services"
 )
@@ -21,7 +22,7 @@ type fakeTx struct {
 	inTx  bool
 }
 
-func (f *fakeTx) WithinTx(ctx context.Context, fn func(ctx context.Context) error) error {
+func (f *fakeTx) ExecTx(ctx context.Context, fn func(ctx context.Context) error) error {
 	f.calls++
 	f.inTx = true
 	defer func() { f.inTx = false }()
@@ -29,7 +30,7 @@ func (f *fakeTx) WithinTx(ctx context.Context, fn func(ctx context.Context) erro
 }
 
 // opLog records the store calls a test made, in order, marking those made
-// inside fakeTx.WithinTx with " (tx)".
+// inside fakeTx.ExecTx with " (tx)".
 type opLog struct {
 	tx  *fakeTx
 	ops []string
@@ -46,8 +47,14 @@ func (l *opLog) add(format string, args ...any) {
 // fakeUsers is a services.UserStore and services.OwnedItemsDeleter whose
 // methods fail with fail[name] when it is set.
 type fakeUsers struct {
-	log  *opLog
-	fail map[string]error
+	log   *opLog
+	fail  map[string]error
+	taken map[string]bool
+}
+
+func (f *fakeUsers) EmailTaken(_ context.Context, email string) (bool, error) {
+	f.log.add("EmailTaken %s", email)
+	return f.taken[email], f.fail["EmailTaken"]
 }
 
 func (f *fakeUsers) Create(_ context.Context, u services.NewUser) (services.User, error) {
@@ -100,7 +107,7 @@ func (f *fakeUsers) DeleteByOwner(_ context.Context, ownerID int64) error {
 
 // testHasher hashes at bcrypt's lowest cost, so tests stay fast.
 func testHasher() *services.PasswordHasher {
-	return services.NewPasswordHasher(services.AuthConfig{BcryptCost: 4})
+	return services.NewPasswordHasher(services.AuthConfig{BcryptCost: 4, HashWorkers: 2, HashQueueTimeout: time.Second})
 }
 
 func newUserService(fail map[string]error) (*services.UserService, *opLog, *fakeTx) {
@@ -117,11 +124,11 @@ func TestUserServiceRefusesAnotherAccount(t *testing.T) {
 		call func(s *services.UserService) error
 	}{
 		{"update", func(s *services.UserService) error {
-			_, err := s.Update(context.Background(), 1, 2, services.UserChanges{Name: &name})
+			_, err := s.Update(context.Background(), services.Caller{UserID: 1}, 2, services.UserChanges{Name: &name})
 			return err
 		}},
 		{"delete", func(s *services.UserService) error {
-			return s.Delete(context.Background(), 1, 2)
+			return s.Delete(context.Background(), services.Caller{UserID: 1}, 2)
 		}},
 	}
 	for _, tt := range tests {
@@ -134,6 +141,32 @@ func TestUserServiceRefusesAnotherAccount(t *testing.T) {
 				t.Fatalf("a forbidden call reached the store: ops %q, transactions %d", log.ops, tx.calls)
 			}
 		})
+	}
+}
+
+// A taken email is refused before the password is hashed: the hash is
+// most of a sign-up's cost, and nothing needs it then.
+func TestUserServiceSignUpRefusesATakenEmailWithoutHashing(t *testing.T) {
+	tx := &fakeTx{}
+	log := &opLog{tx: tx}
+	store := &fakeUsers{log: log, taken: map[string]bool{"ann@example.com": true}}
+	hasher := testHasher()
+	svc := services.NewUserService(store, store, tx, hasher)
+	_, err := svc.SignUp(context.Background(), "ann@example.com", "Ann", "correct horse")
+	var conflict *services.ConflictError
+	if !errors.As(err, &conflict) || conflict.Field != "email" {
+		t.Fatalf("SignUp with a taken email = %v, want a conflict on email", err)
+	}
+	if !slices.Equal(log.ops, []string{"EmailTaken ann@example.com"}) {
+		t.Fatalf("store calls = %q, want only the email check", log.ops)
+	}
+	if n := hasher.Stats().Done; n != 0 {
+		t.Fatalf("the password was hashed (%d hashes)", n)
+	}
+
+	u, err := svc.SignUp(context.Background(), "bob@example.com", "Bob", "correct horse")
+	if err != nil || u.Email != "bob@example.com" || hasher.Stats().Done != 1 {
+		t.Fatalf("SignUp with a free email = %+v, %v, %d hashes; want bob and one hash", u, err, hasher.Stats().Done)
 	}
 }
 
@@ -156,7 +189,7 @@ func TestUserServiceUpdate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, log, _ := newUserService(map[string]error{"Update": tt.storeErr})
-			u, err := svc.Update(context.Background(), 7, 7, services.UserChanges{Name: &name})
+			u, err := svc.Update(context.Background(), services.Caller{UserID: 7}, 7, services.UserChanges{Name: &name})
 			if !slices.Equal(log.ops, []string{"Update 7"}) {
 				t.Fatalf("store calls = %q, want one Update of account 7", log.ops)
 			}
@@ -178,7 +211,7 @@ func TestUserServiceUpdate(t *testing.T) {
 
 func TestUserServiceDeleteIsOneTransaction(t *testing.T) {
 	svc, log, tx := newUserService(nil)
-	if err := svc.Delete(context.Background(), 7, 7); err != nil {
+	if err := svc.Delete(context.Background(), services.Caller{UserID: 7}, 7); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	want := []string{"LockForDelete 7 (tx)", "DeleteByOwner 7 (tx)", "Delete 7 (tx)"}
@@ -226,7 +259,7 @@ func TestUserServiceDeleteFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, log, _ := newUserService(tt.fail)
-			err := svc.Delete(context.Background(), 7, 7)
+			err := svc.Delete(context.Background(), services.Caller{UserID: 7}, 7)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}

@@ -6,21 +6,14 @@ package main_test
 // boundary. The binary is built once, in TestMain.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"net/url"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,193 +37,11 @@ const (
 	startTimeout = 20 * time.Second
 )
 
-// proc is a running server process.
-type proc struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	stdout *apitest.LockedBuffer
-	stderr *apitest.LockedBuffer
-	done   chan struct{} // closed once Wait has returned and the output is complete
-}
-
-// start runs the server with exactly env (plus PATH and HOME). The process is
-// killed when the test ends, whatever happened.
-func start(t *testing.T, env map[string]string) *proc {
+// start runs the server with exactly env (plus PATH and HOME), in an empty
+// working directory. The process is killed when the test ends.
+func start(t *testing.T, env map[string]string) *apitest.Process {
 	t.Helper()
-	return startIn(t, "", env)
-}
-
-// startIn is start in the working directory dir ("" for the test's own)
-// with args.
-func startIn(t *testing.T, dir string, env map[string]string, args ...string) *proc {
-	t.Helper()
-	cmd := exec.Command(serverBin, args...)
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	p := &proc{t: t, cmd: cmd, stdout: &apitest.LockedBuffer{}, stderr: &apitest.LockedBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			select {
-			case <-p.done:
-			case <-time.After(5 * time.Second):
-				t.Errorf("server process %d did not die after SIGKILL", cmd.Process.Pid)
-			}
-		}
-		if t.Failed() {
-			t.Logf("server stdout:\n%s", p.stdout.String())
-			t.Logf("server stderr:\n%s", p.stderr.String())
-		}
-	})
-	return p
-}
-
-// exited reports whether the process has ended.
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait waits at most d for the process to end and returns its exit code.
-func (p *proc) wait(d time.Duration) int {
-	p.t.Helper()
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		p.t.Fatalf("server still running %v later", d)
-		return 0
-	}
-}
-
-// signal sends sig to the process.
-func (p *proc) signal(sig os.Signal) {
-	p.t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		p.t.Fatalf("send %v: %v", sig, err)
-	}
-}
-
-// logLines decodes stdout, one JSON object a line, failing on anything else.
-func (p *proc) logLines() []map[string]any {
-	p.t.Helper()
-	var lines []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(p.stdout.String()))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			p.t.Fatalf("stdout line is not a JSON log record (%v): %s", err, sc.Text())
-		}
-		lines = append(lines, m)
-	}
-	return lines
-}
-
-// logged returns the log records whose msg is msg.
-func (p *proc) logged(msg string) []map[string]any {
-	p.t.Helper()
-	var found []map[string]any
-	for _, l := range p.logLines() {
-		if l["msg"] == msg {
-			found = append(found, l)
-		}
-	}
-	return found
-}
-
-// waitLog waits until a record with msg has been logged, failing if the
-// process ends first or d passes.
-func (p *proc) waitLog(msg string, d time.Duration) {
-	p.t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		// Read "done" before the output: once it is closed the output is whole.
-		exited := p.exited()
-		if strings.Contains(p.stdout.String(), `"msg":"`+msg+`"`) {
-			return
-		}
-		if exited {
-			p.t.Fatalf("server exited with code %d before logging %q; stderr: %s", p.cmd.ProcessState.ExitCode(), msg, p.stderr.String())
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("server did not log %q within %v", msg, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitReady waits for the one "server ready" line.
-func (p *proc) waitReady() {
-	p.t.Helper()
-	p.waitLog("server ready", startTimeout)
-}
-
-// emptyDatabase creates a database with no tables at all, unlike
-// apitest.NewDatabase, and drops it when the test ends.
-func emptyDatabase(t *testing.T) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	server, err := pgx.ParseConfig(apitest.ServerURL())
-	if err != nil {
-		t.Fatalf("server URL: %v", err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "servertest_" + hex.EncodeToString(b)
-	ident := pgx.Identifier{name}.Sanitize()
-
-	conn, err := pgx.Connect(ctx, apitest.ServerURL())
-	if err != nil {
-		t.Fatalf("connect to PostgreSQL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, apitest.ServerURL())
-		if err != nil {
-			t.Errorf("connect to drop %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-
-	u := url.URL{
-		Scheme:   "postgres",
-		Host:     net.JoinHostPort(server.Host, strconv.Itoa(int(server.Port))),
-		Path:     "/" + name,
-		RawQuery: "sslmode=disable",
-	}
-	if server.Password != "" {
-		u.User = url.UserPassword(server.User, server.Password)
-	} else {
-		u.User = url.User(server.User)
-	}
-	return u.String()
+	return apitest.StartServer(t, serverBin, "", env)
 }
 
 // wantMigrated fails t unless the start-up migrations created the schema.
@@ -329,14 +140,14 @@ func assertRefused(t *testing.T, addr string) {
 // exactly once, answers the health checks over real HTTP and stops cleanly.
 func TestStartsWithMinimalEnvironmentAndMigrates(t *testing.T) {
 	t.Parallel()
-	dbURL := emptyDatabase(t)
+	dbURL := apitest.EmptyDatabase(t)
 	addr := apitest.FreeAddr(t)
 	p := start(t, map[string]string{
 		"DATABASE_URL": dbURL,
 		"HTTP_ADDR":    addr,
 		"JWT_SECRET":   testSecret,
 	})
-	p.waitReady()
+	p.WaitReady(t, startTimeout)
 
 	base := "http://" + addr
 	if status, body := get(t, base, "/healthz"); status != http.StatusOK || !strings.Contains(body, `"healthy"`) {
@@ -353,21 +164,21 @@ func TestStartsWithMinimalEnvironmentAndMigrates(t *testing.T) {
 		t.Errorf("POST /users = %d %s, want 201", status, body)
 	}
 
-	p.signal(syscall.SIGTERM)
-	if code := p.wait(10 * time.Second); code != 0 {
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, 10*time.Second); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0", code)
 	}
-	ready := p.logged("server ready")
+	ready := p.Logged(t, "server ready")
 	if len(ready) != 1 {
 		t.Fatalf(`"server ready" logged %d times, want once`, len(ready))
 	}
 	if got := ready[0]["addr"]; got != addr {
 		t.Errorf(`"server ready" addr = %v, want %s`, got, addr)
 	}
-	if strings.Contains(p.stdout.String(), "JWT_SECRET") {
+	if strings.Contains(p.Stdout.String(), "JWT_SECRET") {
 		t.Errorf("JWT_SECRET warning logged although JWT_SECRET is set")
 	}
-	if s := p.stderr.String(); s != "" {
+	if s := p.Stderr.String(); s != "" {
 		t.Errorf("stderr of a clean run = %q, want empty", s)
 	}
 }
@@ -376,7 +187,7 @@ func TestStartsWithMinimalEnvironmentAndMigrates(t *testing.T) {
 // must get them even from a pool of one.
 func TestMigratesOnStartWithAPoolOfOne(t *testing.T) {
 	t.Parallel()
-	dbURL := emptyDatabase(t)
+	dbURL := apitest.EmptyDatabase(t)
 	addr := apitest.FreeAddr(t)
 	p := start(t, map[string]string{
 		"DATABASE_URL":      dbURL,
@@ -384,7 +195,7 @@ func TestMigratesOnStartWithAPoolOfOne(t *testing.T) {
 		"JWT_SECRET":        testSecret,
 		"DB_MAX_OPEN_CONNS": "1",
 	})
-	p.waitReady()
+	p.WaitReady(t, startTimeout)
 	wantMigrated(t, dbURL)
 }
 
@@ -392,7 +203,7 @@ func TestMigratesOnStartWithAPoolOfOne(t *testing.T) {
 // starts: migrating is then someone else's job.
 func TestAutoMigrateOff(t *testing.T) {
 	t.Parallel()
-	dbURL := emptyDatabase(t)
+	dbURL := apitest.EmptyDatabase(t)
 	addr := apitest.FreeAddr(t)
 	p := start(t, map[string]string{
 		"DATABASE_URL":    dbURL,
@@ -400,7 +211,7 @@ func TestAutoMigrateOff(t *testing.T) {
 		"JWT_SECRET":      testSecret,
 		"DB_AUTO_MIGRATE": "false",
 	})
-	p.waitReady()
+	p.WaitReady(t, startTimeout)
 	if status, body := get(t, "http://"+addr, "/readyz"); status != http.StatusOK {
 		t.Errorf("GET /readyz = %d %s, want 200", status, body)
 	}
@@ -420,10 +231,10 @@ func TestDevelopmentWithoutJWTSecretWarns(t *testing.T) {
 		"HTTP_ADDR":    addr,
 		"BCRYPT_COST":  "4",
 	})
-	p.waitReady()
+	p.WaitReady(t, startTimeout)
 
 	var warned bool
-	for _, l := range p.logLines() {
+	for _, l := range p.LogLines(t) {
 		if l["level"] == "WARN" && strings.Contains(fmt.Sprint(l["msg"]), "JWT_SECRET") {
 			warned = true
 		}
@@ -452,7 +263,7 @@ func TestProductionWith32ByteSecretStarts(t *testing.T) {
 		"HTTP_ADDR":    addr,
 		"JWT_SECRET":   strings.Repeat("s", 32),
 	})
-	p.waitReady()
+	p.WaitReady(t, startTimeout)
 	if status, _ := get(t, "http://"+addr, "/healthz"); status != http.StatusOK {
 		t.Errorf("GET /healthz = %d, want 200", status)
 	}
@@ -549,12 +360,12 @@ func TestBadConfigurationFailsWithOneLine(t *testing.T) {
 			}
 			started := time.Now()
 			p := start(t, env)
-			code := p.wait(tc.within)
+			code := p.Wait(t, tc.within)
 			t.Logf("exited with %d after %v", code, time.Since(started).Round(time.Millisecond))
 			if code == 0 {
 				t.Errorf("exit code = 0, want non-zero")
 			}
-			stderr := p.stderr.String()
+			stderr := p.Stderr.String()
 			line := strings.TrimSuffix(stderr, "\n")
 			if line == "" || strings.Contains(line, "\n") {
 				t.Errorf("stderr is not exactly one line: %q", stderr)
@@ -565,11 +376,11 @@ func TestBadConfigurationFailsWithOneLine(t *testing.T) {
 				}
 			}
 			for _, bad := range []string{"goroutine", "panic", "hunter2"} {
-				if strings.Contains(stderr+p.stdout.String(), bad) {
-					t.Errorf("output contains %q:\nstderr: %s\nstdout: %s", bad, stderr, p.stdout.String())
+				if strings.Contains(stderr+p.Stdout.String(), bad) {
+					t.Errorf("output contains %q:\nstderr: %s\nstdout: %s", bad, stderr, p.Stdout.String())
 				}
 			}
-			if strings.Contains(p.stdout.String(), "server ready") {
+			if strings.Contains(p.Stdout.String(), "server ready") {
 				t.Errorf(`"server ready" logged although the start failed`)
 			}
 		})
@@ -590,7 +401,7 @@ func TestSIGTERMFinishesInFlightRequest(t *testing.T) {
 		"BCRYPT_COST":      "14", // a password check takes about a second
 		"SHUTDOWN_TIMEOUT": shutdownTimeout.String(),
 	})
-	p.waitReady()
+	p.WaitReady(t, startTimeout)
 	base := "http://" + addr
 	creds := map[string]string{"email": "slow@example.com", "name": "Slow", "password": "password123"}
 	if status, body := postJSON(t, httpClient, base, "/users", creds); status != http.StatusCreated {
@@ -632,9 +443,9 @@ func TestSIGTERMFinishesInFlightRequest(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // let the server read it and start hashing
 	signalled := time.Now()
-	p.signal(syscall.SIGTERM)
+	p.Signal(t, syscall.SIGTERM)
 
-	p.waitLog("shutting down", 5*time.Second)
+	p.WaitLog(t, "shutting down", 5*time.Second)
 	select {
 	case r := <-done:
 		// Still checked below, but the refusal check proves less now.
@@ -655,15 +466,15 @@ func TestSIGTERMFinishesInFlightRequest(t *testing.T) {
 	case <-time.After(shutdownTimeout):
 		t.Fatal("in-flight login did not finish within SHUTDOWN_TIMEOUT")
 	}
-	code := p.wait(shutdownTimeout)
+	code := p.Wait(t, shutdownTimeout)
 	t.Logf("exited %v after SIGTERM", time.Since(signalled).Round(time.Millisecond))
 	if code != 0 {
-		t.Errorf("exit code after SIGTERM = %d, want 0; stderr: %s", code, p.stderr.String())
+		t.Errorf("exit code after SIGTERM = %d, want 0; stderr: %s", code, p.Stderr.String())
 	}
-	if n := len(p.logged("stopped")); n != 1 {
+	if n := len(p.Logged(t, "stopped")); n != 1 {
 		t.Errorf(`"stopped" logged %d times, want once`, n)
 	}
-	if s := p.stderr.String(); s != "" {
+	if s := p.Stderr.String(); s != "" {
 		t.Errorf("stderr after a clean shutdown = %q, want empty", s)
 	}
 }
@@ -682,7 +493,7 @@ func TestShutdownTimeoutBoundsTheWait(t *testing.T) {
 		"BCRYPT_COST":      "15", // an unknown email still costs one check, about 2s
 		"SHUTDOWN_TIMEOUT": shutdownTimeout.String(),
 	})
-	p.waitReady()
+	p.WaitReady(t, startTimeout)
 
 	wrote := make(chan struct{})
 	done := make(chan error, 1)
@@ -708,16 +519,16 @@ func TestShutdownTimeoutBoundsTheWait(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	signalled := time.Now()
-	p.signal(syscall.SIGTERM)
-	code := p.wait(shutdownTimeout + 2*time.Second)
+	p.Signal(t, syscall.SIGTERM)
+	code := p.Wait(t, shutdownTimeout+2*time.Second)
 	t.Logf("exited %v after SIGTERM", time.Since(signalled).Round(time.Millisecond))
 	if code != 0 {
-		t.Errorf("exit code after SHUTDOWN_TIMEOUT = %d, want 0; stderr: %s", code, p.stderr.String())
+		t.Errorf("exit code after SHUTDOWN_TIMEOUT = %d, want 0; stderr: %s", code, p.Stderr.String())
 	}
-	if s := p.stderr.String(); s != "" {
+	if s := p.Stderr.String(); s != "" {
 		t.Errorf("stderr = %q, want empty", s)
 	}
-	if len(p.logged("server ready")) != 1 || len(p.logged("stopped")) != 1 {
+	if len(p.Logged(t, "server ready")) != 1 || len(p.Logged(t, "stopped")) != 1 {
 		t.Errorf(`want one "server ready" and one "stopped" record`)
 	}
 	select {
@@ -738,16 +549,16 @@ func TestSIGINTExitsZero(t *testing.T) {
 		"JWT_SECRET":   testSecret,
 		"BCRYPT_COST":  "4",
 	})
-	p.waitReady()
+	p.WaitReady(t, startTimeout)
 	if status, _ := get(t, "http://"+addr, "/healthz"); status != http.StatusOK {
 		t.Errorf("GET /healthz = %d, want 200", status)
 	}
-	p.signal(syscall.SIGINT)
-	if code := p.wait(10 * time.Second); code != 0 {
-		t.Errorf("exit code after SIGINT = %d, want 0; stderr: %s", code, p.stderr.String())
+	p.Signal(t, syscall.SIGINT)
+	if code := p.Wait(t, 10*time.Second); code != 0 {
+		t.Errorf("exit code after SIGINT = %d, want 0; stderr: %s", code, p.Stderr.String())
 	}
 	assertRefused(t, addr)
-	if n := len(p.logged("stopped")); n != 1 {
+	if n := len(p.Logged(t, "stopped")); n != 1 {
 		t.Errorf(`"stopped" logged %d times, want once`, n)
 	}
 }
@@ -765,7 +576,7 @@ func TestMetricsOnTheirOwnAddress(t *testing.T) {
 		"JWT_SECRET":   testSecret,
 		"BCRYPT_COST":  "4",
 	})
-	p.waitReady()
+	p.WaitReady(t, startTimeout)
 	base, metricsBase := "http://"+addr, "http://"+metricsAddr
 
 	for _, c := range []struct {
@@ -799,13 +610,13 @@ func TestMetricsOnTheirOwnAddress(t *testing.T) {
 		}
 	}
 
-	p.signal(syscall.SIGTERM)
-	if code := p.wait(10 * time.Second); code != 0 {
-		t.Errorf("exit code after SIGTERM = %d, want 0; stderr: %s", code, p.stderr.String())
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, 10*time.Second); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0; stderr: %s", code, p.Stderr.String())
 	}
 	assertRefused(t, addr)
 	assertRefused(t, metricsAddr)
-	ready := p.logged("server ready")
+	ready := p.Logged(t, "server ready")
 	if len(ready) != 1 {
 		t.Fatalf(`"server ready" logged %d times, want once`, len(ready))
 	}

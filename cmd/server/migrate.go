@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -36,17 +35,19 @@ func migrate(args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// This command is the migration, or only looks: the pool must not
-	// migrate on its own first, and it needs the connections goose does.
+	// The pool needs the connections goose does.
 	cfg = app.MigrationConfig(cfg)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	db, cleanup, err := app.OpenDB(ctx, cfg, slog.New(slog.DiscardHandler))
+	db, cleanup, err := app.OpenDB(cfg)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	if err := app.Connect(ctx, cfg, db); err != nil {
+		return err
+	}
 	p, err := repositories.NewMigrator(db.DB)
 	if err != nil {
 		return err

@@ -31,7 +31,7 @@ func serve(args []string, stdout, _ io.Writer) error {
 	// process at once, as an impatient operator expects.
 	context.AfterFunc(ctx, stop)
 
-	a, cleanup, err := apitemplate.InitializeApp(ctx, cfg, stdout)
+	a, cleanup, err := apitemplate.InitializeApp(cfg, stdout)
 	if err != nil {
 		return err
 	}

@@ -102,6 +102,8 @@ func Config(databaseURL string) app.Config {
 		JWTIssuer:                 "apitemplate",
 		JWTAudience:               "apitemplate",
 		BcryptCost:                4,
+		HashWorkers:               4,
+		HashQueueTimeout:          10 * time.Second,
 		LoginMaxFailuresPerEmail:  5,
 		LoginMaxFailuresPerClient: 50,
 		LoginFailureWindow:        time.Minute,
@@ -134,7 +136,7 @@ func New(t testing.TB, change ...func(*app.Config)) *API {
 	for _, c := range change {
 		c(&cfg)
 	}
-	a, cleanup, err := apitemplate.InitializeApp(context.Background(), cfg, io.Discard)
+	a, cleanup, err := apitemplate.InitializeApp(cfg, io.Discard)
 	if err != nil {
 		t.Fatalf("initialize app: %v", err)
 	}

@@ -1,0 +1,137 @@
+package controllers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/example/apitemplate/services"
+)
+
+// Route is one endpoint: its method and path, who may call it, and the
+// handler that answers it. Each controller lists its routes in a table;
+// the router mounts every table in one place (app.NewRouter), and `server
+// routes` prints them.
+type Route struct {
+	Method string
+	Path   string // in Gin's syntax: /items/:id
+	Access Access
+	Handle Handler
+}
+
+// Handler answers a request. An error it returns becomes the problem
+// response that respondError chooses for it.
+type Handler func(c *gin.Context) error
+
+// HandlerName is the handler's function, without its package path:
+// controllers.(*ItemController).Create.
+func (rt Route) HandlerName() string {
+	name := runtime.FuncForPC(reflect.ValueOf(rt.Handle).Pointer()).Name()
+	name = strings.TrimSuffix(name, "-fm")
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
+}
+
+// Access says who may call a route.
+type Access int
+
+const (
+	// Public routes answer anyone; a bearer token, if sent, is not read.
+	Public Access = iota
+	// Bearer routes answer a signed-in user: a valid token of a user who
+	// still exists, checked before the handler runs.
+	Bearer
+)
+
+func (a Access) String() string {
+	switch a {
+	case Public:
+		return "public"
+	case Bearer:
+		return "bearer"
+	}
+	return "unknown"
+}
+
+// RequestScope is what lives for one request only: the request's database
+// session and the caller. The Wire injector in wire.go builds it for each
+// request to a controller's route; Serve runs its cleanup when the request
+// ends, however it ends.
+type RequestScope struct {
+	Session Session
+	Caller  services.Caller // the zero Caller on public routes
+}
+
+// Session is the request's share of the database: the statements made
+// with its Context are bounded by the request's time on the database.
+type Session interface {
+	Context(ctx context.Context) context.Context
+	Usage() (statements int64, spent time.Duration)
+}
+
+// NewRequestScope is the request-scope injector that Wire generates. It
+// fails with services.ErrUnauthenticated when access needs a caller and the
+// request's bearer token names none.
+type NewRequestScope func(r *http.Request, access Access) (*RequestScope, func(), error)
+
+type scopeKey struct{}
+
+// Serve is a controller route's Gin handler: it builds the request scope,
+// runs the handler with the scope in its context, answers the handler's
+// error, and runs the scope's cleanup, like a Python `yield` dependency.
+// The logger takes what goes wrong on the server's side.
+func Serve(rt Route, newScope NewRequestScope, logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		scope, cleanup, err := newScope(c.Request, rt.Access)
+		if err != nil {
+			respondError(c, logger, err)
+			return
+		}
+		defer cleanup()
+		ctx := context.WithValue(scope.Session.Context(c.Request.Context()), scopeKey{}, scope)
+		c.Request = c.Request.WithContext(ctx)
+		if err := rt.Handle(c); err != nil {
+			respondError(c, logger, err)
+		}
+	}
+}
+
+// Plain is the Gin handler of a route that needs no request scope: health,
+// metrics, documents.
+func Plain(rt Route, logger *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := rt.Handle(c); err != nil {
+			respondError(c, logger, err)
+		}
+	}
+}
+
+// scopeOf is the request's scope, or nil outside a controller's route.
+func scopeOf(c *gin.Context) *RequestScope {
+	s, _ := c.Request.Context().Value(scopeKey{}).(*RequestScope)
+	return s
+}
+
+// callerOf is who is asking. On a Bearer route Serve has authenticated
+// them before the handler runs.
+func callerOf(c *gin.Context) services.Caller {
+	return scopeOf(c).Caller
+}
+
+// BearerToken extracts the token from an "Authorization: Bearer …" header.
+func BearerToken(r *http.Request) string {
+	const prefix = "bearer "
+	h := r.Header.Get("Authorization")
+	if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
+		return h[len(prefix):]
+	}
+	return ""
+}
