@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -45,8 +46,11 @@ const (
 	sqlUserExists = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)"
 	sqlSelectItem = "SELECT " + itemCols + " FROM items WHERE id = $1"
 	sqlInsertItem = "INSERT INTO items (name, description, price_cents, owner_id) VALUES ($1, $2, $3, $4) RETURNING " + itemCols
-	sqlSelectPage = "SELECT " + itemCols + " FROM items WHERE $1::bigint IS NULL OR owner_id = $1 ORDER BY id LIMIT $2 OFFSET $3"
-	sqlCountItems = "SELECT count(*) FROM items WHERE $1::bigint IS NULL OR owner_id = $1"
+	sqlSelectPage = "SELECT " + itemCols + " FROM items ORDER BY id ASC LIMIT $1"
+	sqlCountItems = "SELECT count(*) FROM (SELECT 1 FROM items LIMIT 10001) AS capped"
+	sqlOwnerPage  = "SELECT " + itemCols + " FROM items WHERE owner_id = $1 ORDER BY price_cents DESC, id DESC LIMIT $2"
+	sqlOwnerCount = "SELECT count(*) FROM (SELECT 1 FROM items WHERE owner_id = $1 LIMIT 10001) AS capped"
+	sqlCursorPage = "SELECT " + itemCols + " FROM items WHERE owner_id = $1 AND (price_cents, id) < ($2::bigint, $3) ORDER BY price_cents DESC, id DESC LIMIT $4"
 	sqlSelectUser = "SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1"
 	newItemBody   = `{"name":"Teapot","description":"Short and stout","price_cents":1999}`
 )
@@ -70,6 +74,14 @@ func TestStatementsPerRequest(t *testing.T) {
 		ID int64 `json:"id"`
 	}
 	res.JSON(t, &item)
+	if res := api.Do(create); res.Status != http.StatusCreated {
+		t.Fatalf("POST /items: %d %s", res.Status, res.Body)
+	}
+	var page struct {
+		NextCursor string `json:"next_cursor"`
+	}
+	api.Do(apitest.Request{Method: http.MethodGet, Path: fmt.Sprintf("/items?limit=1&owner_id=%d&sort=-price_cents", ada.ID)}).JSON(t, &page)
+	cursor := page.NextCursor
 
 	cases := []struct {
 		req    apitest.Request
@@ -80,10 +92,16 @@ func TestStatementsPerRequest(t *testing.T) {
 			[]string{sqlSelectItem}},
 		{create, http.StatusCreated,
 			[]string{sqlUserExists, sqlInsertItem}},
-		// A page is two statements, the rows and the total; both are reads
-		// on the pool, with no transaction around them.
+		// A page is two statements, the rows and the total, counted no
+		// further than 10000; both are reads on the pool, with no
+		// transaction around them. A filter that is not set is not in the
+		// statement at all.
 		{apitest.Request{Method: http.MethodGet, Path: "/items?limit=20"}, http.StatusOK,
 			[]string{sqlSelectPage, sqlCountItems}},
+		{apitest.Request{Method: http.MethodGet, Path: fmt.Sprintf("/items?limit=1&owner_id=%d&sort=-price_cents", ada.ID)}, http.StatusOK,
+			[]string{sqlOwnerPage, sqlOwnerCount}},
+		{apitest.Request{Method: http.MethodGet, Path: fmt.Sprintf("/items?limit=1&owner_id=%d&sort=-price_cents&cursor=%s", ada.ID, url.QueryEscape(cursor))}, http.StatusOK,
+			[]string{sqlCursorPage, sqlOwnerCount}},
 		{apitest.Request{Method: http.MethodGet, Path: "/users/me", Token: ada.Token}, http.StatusOK,
 			[]string{sqlUserExists, sqlSelectUser}},
 		// Routes that need no database send nothing.

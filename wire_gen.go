@@ -49,9 +49,10 @@ func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error
 	authController := controllers.NewAuthController(authService, binder)
 	itemRepository := repositories.NewItemRepository(data)
 	userService := services.NewUserService(userRepository, itemRepository, data, passwordHasher)
-	userController := controllers.NewUserController(userService, binder)
+	cursors := controllers.NewCursors(authConfig)
+	userController := controllers.NewUserController(userService, binder, cursors)
 	itemService := services.NewItemService(itemRepository)
-	itemController := controllers.NewItemController(itemService, binder)
+	itemController := controllers.NewItemController(itemService, binder, cursors)
 	v := providers.Controllers(authController, userController, itemController)
 	routes := app.NewRoutes(cfg, data, metrics, v)
 	requestDeps := &providers.RequestDeps{

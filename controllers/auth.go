@@ -48,7 +48,7 @@ type TokenResponse struct {
 	// Always Bearer.
 	TokenType string `json:"token_type" enums:"Bearer" example:"Bearer"`
 	// Seconds until the token expires.
-	ExpiresIn int `json:"expires_in" example:"3600"`
+	ExpiresIn int `json:"expires_in" minimum:"1" maximum:"2147483647" format:"int32" example:"900"`
 } //	@name	TokenResponse
 
 // Login exchanges an email and password for a bearer token.

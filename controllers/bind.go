@@ -13,6 +13,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-playground/validator/v10"
+
+	"github.com/example/apitemplate/services"
 )
 
 // Binder reads request bodies, query strings and path parameters into
@@ -38,6 +40,12 @@ func NewBinder() *Binder {
 		limit, err := strconv.Atoi(fl.Param())
 		return err == nil && len(fl.Field().String()) <= limit
 	})
+	// An offset is bounded, so that no page reads more than about
+	// services.MaxOffset rows; past it a list is read by cursor.
+	_ = v.RegisterValidation("offset", func(fl validator.FieldLevel) bool {
+		n := fl.Field().Int()
+		return n >= 0 && n <= services.MaxOffset
+	})
 	return &Binder{validate: v}
 }
 
@@ -55,6 +63,12 @@ func fieldName(f reflect.StructField) string {
 // lower-casing) before the rules are checked.
 type normalizer interface {
 	normalize()
+}
+
+// crossChecker is implemented by requests with rules between fields, which
+// tags cannot say; it is asked once each field has passed its own.
+type crossChecker interface {
+	crossCheck() []FieldError
 }
 
 // JSON decodes the request body into dst and validates it. Unknown fields are
@@ -171,12 +185,18 @@ func (b *Binder) check(dst any, detail string) error {
 	}
 	err := b.validate.Struct(dst)
 	var invalid validator.ValidationErrors
-	if !errors.As(err, &invalid) {
+	if err != nil && !errors.As(err, &invalid) {
 		return err
 	}
 	fields := make([]FieldError, len(invalid))
 	for i, fe := range invalid {
 		fields[i] = FieldError{Field: fe.Field(), Message: ruleMessage(fe)}
+	}
+	if cc, ok := dst.(crossChecker); ok && len(fields) == 0 {
+		fields = cc.crossCheck()
+	}
+	if len(fields) == 0 {
+		return nil
 	}
 	return &ValidationError{Detail: detail, Errors: fields}
 }
@@ -313,6 +333,10 @@ func ruleMessage(fe validator.FieldError) string {
 		return "must be at least " + fe.Param() + " characters" // bytes, but ASCII is what people type
 	case "maxbytes":
 		return "must be at most " + fe.Param() + " bytes"
+	case "offset":
+		return "must be between 0 and " + strconv.Itoa(services.MaxOffset) + "; to read further, follow next_cursor (the cursor parameter)"
+	case "oneof":
+		return "must be one of " + strings.ReplaceAll(fe.Param(), " ", ", ")
 	}
 	return "is invalid (" + fe.Tag() + ")"
 }

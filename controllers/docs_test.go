@@ -321,3 +321,54 @@ func TestDocsSecurity(t *testing.T) {
 		t.Error("no route answered 401 without a token; the probe is broken")
 	}
 }
+
+// Every integer in the OpenAPI 3 document says its width, so that clients
+// generated in any language hold it: Java, Kotlin or C# read a bare
+// "integer" as 32 bits, and ids and prices need 64. The ones known to be 64
+// bits are checked by name; any other is held to what its bounds allow.
+func TestDocsIntegersSayTheirWidth(t *testing.T) {
+	var doc any
+	if err := json.Unmarshal(docs.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	wide := regexp.MustCompile(`(^|/)(id|\w+_id|\w+_cents|total)$`)
+	seen := 0
+	var walk func(v any, path, name string)
+	walk = func(v any, path, name string) {
+		switch v := v.(type) {
+		case map[string]any:
+			if v["type"] == "integer" {
+				seen++
+				format, _ := v["format"].(string)
+				max, hasMax := v["maximum"].(float64)
+				switch {
+				case format != "int32" && format != "int64":
+					t.Errorf("%s: integer with format %q, want int32 or int64", path, format)
+				case wide.MatchString(name) && format != "int64":
+					t.Errorf("%s: %s is a 64-bit integer, documented as %s", path, name, format)
+				case format == "int32" && (!hasMax || max > 1<<31-1) && !strings.Contains(path, "/headers/"):
+					t.Errorf("%s: int32 without a maximum that fits in 32 bits", path)
+				}
+			}
+			// A parameter's schema is named by the parameter.
+			if n, ok := v["name"].(string); ok {
+				name = n
+			}
+			for k, child := range v {
+				childName := name
+				if strings.HasSuffix(path, "/properties") {
+					childName = k
+				}
+				walk(child, path+"/"+k, childName)
+			}
+		case []any:
+			for i, child := range v {
+				walk(child, path+"/"+strconv.Itoa(i), name)
+			}
+		}
+	}
+	walk(doc, "", "")
+	if seen == 0 {
+		t.Fatal("no integers found in the document")
+	}
+}

@@ -13,12 +13,13 @@ import (
 
 // ItemController serves /items.
 type ItemController struct {
-	items *services.ItemService
-	bind  *Binder
+	items   *services.ItemService
+	bind    *Binder
+	cursors *Cursors
 }
 
-func NewItemController(items *services.ItemService, bind *Binder) *ItemController {
-	return &ItemController{items: items, bind: bind}
+func NewItemController(items *services.ItemService, bind *Binder, cursors *Cursors) *ItemController {
+	return &ItemController{items: items, bind: bind, cursors: cursors}
 }
 
 func (ctl *ItemController) Routes() []Route {
@@ -40,7 +41,7 @@ type CreateItemRequest struct {
 	// At most 1000 characters; defaults to "".
 	Description string `json:"description" binding:"max=1000" example:"Short and stout"`
 	// The price in cents; 0 is a free item.
-	PriceCents *int64 `json:"price_cents" binding:"required,min=0,max=1000000000000" example:"1999"`
+	PriceCents *int64 `json:"price_cents" binding:"required,min=0,max=1000000000000" format:"int64" example:"1999"`
 } //	@name	CreateItemRequest
 
 func (r *CreateItemRequest) normalize() {
@@ -56,7 +57,7 @@ type UpdateItemRequest struct {
 	// At most 1000 characters.
 	Description *string `json:"description" binding:"omitnil,max=1000" example:"Short and stout"`
 	// The price in cents; 0 is a free item.
-	PriceCents *int64 `json:"price_cents" binding:"omitnil,min=0,max=1000000000000" example:"2499"`
+	PriceCents *int64 `json:"price_cents" binding:"omitnil,min=0,max=1000000000000" format:"int64" example:"2499"`
 } //	@name	UpdateItemRequest
 
 func (r *UpdateItemRequest) normalize() {
@@ -70,15 +71,15 @@ func (r *UpdateItemRequest) normalize() {
 //	@Description	An item, owned by the user who created it.
 type ItemResponse struct {
 	// Assigned by the server.
-	ID int64 `json:"id" minimum:"1" example:"1"`
+	ID int64 `json:"id" minimum:"1" format:"int64" example:"1"`
 	// 1 to 100 characters.
 	Name string `json:"name" example:"Teapot"`
 	// At most 1000 characters; "" when none was given.
 	Description string `json:"description" example:"Short and stout"`
 	// The price in cents.
-	PriceCents int64 `json:"price_cents" minimum:"0" example:"1999"`
+	PriceCents int64 `json:"price_cents" minimum:"0" format:"int64" example:"1999"`
 	// The id of the user who created it.
-	OwnerID int64 `json:"owner_id" minimum:"1" example:"1"`
+	OwnerID int64 `json:"owner_id" minimum:"1" format:"int64" example:"1"`
 	// RFC 3339, in UTC.
 	CreatedAt time.Time `json:"created_at" format:"date-time" example:"2026-01-02T15:04:05.123456Z"`
 	// RFC 3339, in UTC; moves forward on every change.
@@ -94,39 +95,63 @@ func itemResponse(it services.Item) ItemResponse {
 
 // ItemPage is a page of items.
 //
-//	@Description	One window of the items, ordered by id ascending.
+//	@Description	One page of the items, in the order asked for (by id by default).
 type ItemPage = Page[ItemResponse] //	@name	ItemPage
 
-// ItemListQuery is a page of items, optionally of one owner.
+// ItemListQuery is a page of items, sorted and filtered.
 type ItemListQuery struct {
 	PageQuery
-	OwnerID *int64 `form:"owner_id" binding:"omitnil,min=1"`
+	Sort          *string `form:"sort" binding:"omitnil,oneof=id -id created_at -created_at price_cents -price_cents name -name"`
+	OwnerID       *int64  `form:"owner_id" binding:"omitnil,min=1"`
+	MinPriceCents *int64  `form:"min_price_cents" binding:"omitnil,min=0,max=1000000000000"`
+	MaxPriceCents *int64  `form:"max_price_cents" binding:"omitnil,min=0,max=1000000000000"`
+	Q             *string `form:"q" binding:"omitnil,min=1,max=100"`
+}
+
+func (q *ItemListQuery) crossCheck() []FieldError {
+	if q.MinPriceCents != nil && q.MaxPriceCents != nil && *q.MinPriceCents > *q.MaxPriceCents {
+		return []FieldError{{Field: "min_price_cents", Message: "must be at most max_price_cents"}}
+	}
+	return nil
 }
 
 // List returns a page of items.
 //
-//	@Summary	List items
-//	@ID			listItems
-//	@Tags		items
-//	@Produce	json
-//	@Param		limit		query		int	false	"Page size"			default(50)	minimum(1)	maximum(100)
-//	@Param		offset		query		int	false	"Rows to skip"		default(0)	minimum(0)
-//	@Param		owner_id	query		int	false	"Only this owner's"	minimum(1)
-//	@Success	200			{object}	ItemPage
-//	@Failure	400			{object}	Problem
-//	@Failure	500			{object}	Problem
-//	@Failure	503			{object}	Problem
-//	@Router		/items [get]
+//	@Summary		List items
+//	@Description	Pages by offset (up to 10000) or, beyond and more cheaply, by cursor: send next_cursor back as cursor, with the same sort and filters. Rows that tie on the sort field are ordered by id.
+//	@ID				listItems
+//	@Tags			items
+//	@Produce		json
+//	@Param			limit			query		int		false	"Page size"															default(50)	minimum(1)	maximum(100)	format(int32)
+//	@Param			offset			query		int		false	"Rows to skip; not with cursor"										default(0)	minimum(0)	maximum(10000)	format(int32)
+//	@Param			cursor			query		string	false	"next_cursor of the previous page"
+//	@Param			sort			query		string	false	"A field, or - and the field for descending"						default(id)	Enums(id, -id, created_at, -created_at, price_cents, -price_cents, name, -name)
+//	@Param			owner_id		query		int		false	"Only this owner's"													minimum(1)	format(int64)
+//	@Param			min_price_cents	query		int		false	"Only items priced at least this"									minimum(0)	maximum(1000000000000)	format(int64)
+//	@Param			max_price_cents	query		int		false	"Only items priced at most this"									minimum(0)	maximum(1000000000000)	format(int64)
+//	@Param			q				query		string	false	"Only items whose name contains this, case-insensitively (% and _ are literal)"	minlength(1)	maxlength(100)
+//	@Success		200				{object}	ItemPage
+//	@Failure		400				{object}	Problem
+//	@Failure		500				{object}	Problem
+//	@Failure		503				{object}	Problem
+//	@Router			/items [get]
 func (ctl *ItemController) List(c *gin.Context) error {
 	q := ItemListQuery{PageQuery: defaultPage()}
 	if err := ctl.bind.Query(c, &q); err != nil {
 		return err
 	}
-	page, err := ctl.items.List(c.Request.Context(), services.ItemFilter{OwnerID: q.OwnerID}, q.page())
+	filter := services.ItemFilter{OwnerID: q.OwnerID, MinPriceCents: q.MinPriceCents, MaxPriceCents: q.MaxPriceCents, NameContains: q.Q}
+	sort := parseSort(q.Sort)
+	binding := listBinding("/items", sort, filter)
+	p, err := q.page(ctl.cursors, sort, binding)
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, pageOf(page, itemResponse))
+	page, err := ctl.items.List(c.Request.Context(), filter, p)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, pageOf(page, itemResponse, ctl.cursors, binding))
 	return nil
 }
 
@@ -136,7 +161,7 @@ func (ctl *ItemController) List(c *gin.Context) error {
 //	@ID			getItem
 //	@Tags		items
 //	@Produce	json
-//	@Param		id	path		int	true	"Item id"	minimum(1)
+//	@Param		id	path		int	true	"Item id"	minimum(1)	format(int64)
 //	@Success	200	{object}	ItemResponse
 //	@Failure	400	{object}	Problem
 //	@Failure	404	{object}	Problem
@@ -198,7 +223,7 @@ func (ctl *ItemController) Create(c *gin.Context) error {
 //	@Tags			items
 //	@Accept			json
 //	@Produce		json
-//	@Param			id		path		int					true	"Item id"	minimum(1)
+//	@Param			id		path		int					true	"Item id"	minimum(1)	format(int64)
 //	@Param			body	body		UpdateItemRequest	true	"Fields to change"
 //	@Success		200		{object}	ItemResponse
 //	@Failure		400		{object}	Problem
@@ -239,7 +264,7 @@ func (ctl *ItemController) Update(c *gin.Context) error {
 //	@ID				deleteItem
 //	@Tags			items
 //	@Produce		json
-//	@Param			id	path	int	true	"Item id"	minimum(1)
+//	@Param			id	path	int	true	"Item id"	minimum(1)	format(int64)
 //	@Success		204
 //	@Failure		400	{object}	Problem
 //	@Failure		401	{object}	Problem

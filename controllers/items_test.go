@@ -2,9 +2,11 @@ package controllers_test
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -31,10 +33,12 @@ type itemJSON struct {
 }
 
 type itemPageJSON struct {
-	Items  []itemJSON `json:"items"`
-	Limit  int        `json:"limit"`
-	Offset int        `json:"offset"`
-	Total  int64      `json:"total"`
+	Items      []itemJSON `json:"items"`
+	Limit      int        `json:"limit"`
+	Offset     int        `json:"offset"`
+	Total      int64      `json:"total"`
+	TotalExact bool       `json:"total_exact"`
+	NextCursor *string    `json:"next_cursor"`
 }
 
 var itemKeys = []string{"created_at", "description", "id", "name", "owner_id", "price_cents", "updated_at"}
@@ -324,7 +328,7 @@ func TestItemsList(t *testing.T) {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		if want := []string{"items", "limit", "offset", "total"}; !slices.Equal(keys, want) {
+		if want := []string{"items", "limit", "next_cursor", "offset", "total", "total_exact"}; !slices.Equal(keys, want) {
 			t.Errorf("page members = %q, want %q", keys, want)
 		}
 		var raws []json.RawMessage
@@ -341,8 +345,9 @@ func TestItemsList(t *testing.T) {
 
 	t.Run("empty", func(t *testing.T) {
 		p, body := list(t, "")
-		if !bytes.Contains(body, []byte(`"items":[]`)) || p.Total != 0 || p.Limit != 50 || p.Offset != 0 {
-			t.Errorf("empty list = %s, want items [] limit 50 offset 0 total 0", body)
+		if !bytes.Contains(body, []byte(`"items":[]`)) || p.Total != 0 || !p.TotalExact || p.Limit != 50 || p.Offset != 0 ||
+			!bytes.Contains(body, []byte(`"next_cursor":null`)) {
+			t.Errorf("empty list = %s, want items [] limit 50 offset 0 total 0, exact, next_cursor null", body)
 		}
 	})
 
@@ -379,7 +384,7 @@ func TestItemsList(t *testing.T) {
 		{"?offset=4", 50, 4, 5, all[4:]},
 		{"?limit=2&offset=4", 2, 4, 5, all[4:]},
 		{"?offset=5", 50, 5, 5, []itemJSON{}},
-		{"?offset=1000000", 50, 1000000, 5, []itemJSON{}},
+		{"?offset=10000", 50, 10000, 5, []itemJSON{}},
 		{"?limit=1", 1, 0, 5, all[:1]},
 		{"?limit=100", 100, 0, 5, all},
 		{"?offset=0&limit=50", 50, 0, 5, all},
@@ -395,8 +400,11 @@ func TestItemsList(t *testing.T) {
 		t.Run("query "+tt.query, func(t *testing.T) {
 			t.Parallel()
 			p, body := list(t, tt.query)
-			if p.Limit != tt.limit || p.Offset != tt.offset || p.Total != tt.total {
-				t.Errorf("limit %d offset %d total %d, want %d %d %d", p.Limit, p.Offset, p.Total, tt.limit, tt.offset, tt.total)
+			if p.Limit != tt.limit || p.Offset != tt.offset || p.Total != tt.total || !p.TotalExact {
+				t.Errorf("limit %d offset %d total %d exact %v, want %d %d %d exact", p.Limit, p.Offset, p.Total, p.TotalExact, tt.limit, tt.offset, tt.total)
+			}
+			if more := int64(tt.offset+len(tt.want)) < tt.total; more != (p.NextCursor != nil) {
+				t.Errorf("next_cursor = %v, want one only when rows follow", p.NextCursor)
 			}
 			if len(tt.want) == 0 && !bytes.Contains(body, []byte(`"items":[]`)) {
 				t.Errorf("an empty page must have items [], got %s", body)
@@ -466,6 +474,22 @@ func TestItemsListValidation(t *testing.T) {
 		{"limit=abc&offset=-1&owner_id=0", []string{"limit", "offset", "owner_id"}},
 		{"limit=x&offset=y&owner_id=z", []string{"limit", "offset", "owner_id"}},
 		{"limit=500&offset=x&owner_id=1", []string{"limit", "offset"}},
+		{"offset=10001", []string{"offset"}},
+		{"offset=99999999999999999999", []string{"offset"}},
+		{"sort=owner_id", []string{"sort"}},
+		{"sort=", []string{"sort"}},
+		{"sort=--id", []string{"sort"}},
+		{"sort=ID", []string{"sort"}},
+		{"min_price_cents=-1", []string{"min_price_cents"}},
+		{"max_price_cents=1000000000001", []string{"max_price_cents"}},
+		{"min_price_cents=x&max_price_cents=y", []string{"min_price_cents", "max_price_cents"}},
+		{"min_price_cents=5&max_price_cents=4", []string{"min_price_cents"}},
+		{"q=", []string{"q"}},
+		{"q=" + strings.Repeat("é", 101), []string{"q"}},
+		{"cursor=garbage", []string{"cursor"}},
+		{"cursor=eyJ2IjoiIiwiaSI6MX0.AAAAAAAAAAAAAAAAAAAAAA", []string{"cursor"}},
+		{"cursor=garbage&offset=0", []string{"cursor"}},
+		{"limit=0&sort=x&owner_id=0&q=", []string{"limit", "sort", "owner_id", "q"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -473,6 +497,130 @@ func TestItemsListValidation(t *testing.T) {
 			res := api.Do(apitest.Request{Method: http.MethodGet, Path: "/items?" + tt.query})
 			requireFieldErrors(t, res, "/items", tt.fields...)
 		})
+	}
+}
+
+// The offset's limit says where to go instead.
+func TestItemsListOffsetPointsToTheCursor(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	res := api.Do(apitest.Request{Method: http.MethodGet, Path: "/items?offset=10001"})
+	p := requireProblem(t, res, http.StatusBadRequest, "/items")
+	if len(p.Errors) != 1 || !strings.Contains(p.Errors[0].Message, "cursor") {
+		t.Fatalf("errors = %+v, want one for offset that mentions the cursor", p.Errors)
+	}
+}
+
+// Following next_cursor from the first page, with any limit, visits every
+// matching item once in the order asked for; a cursor works only with the
+// sort and filters it was made for, and never with an offset.
+func TestItemsListCursor(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	ada := api.SignUp("ada@example.com", "Ada", "correct horse")
+	bob := api.SignUp("bob@example.com", "Bob", "correct horse")
+	var all []itemJSON
+	for i := range 13 {
+		owner := ada
+		if i%3 == 0 {
+			owner = bob
+		}
+		all = append(all, createItem(t, api, owner.Token, map[string]any{
+			"name": fmt.Sprintf("Lamp %c", 'a'+i%4), "price_cents": (i % 5) * 250,
+		}))
+	}
+	get := func(t *testing.T, query string) itemPageJSON {
+		t.Helper()
+		res := api.Do(apitest.Request{Method: http.MethodGet, Path: "/items?" + query})
+		if res.Status != http.StatusOK {
+			t.Fatalf("GET /items?%s = %d %s", query, res.Status, res.Body)
+		}
+		var p itemPageJSON
+		res.JSON(t, &p)
+		return p
+	}
+	walk := func(t *testing.T, filters string) []int64 {
+		t.Helper()
+		var ids []int64
+		p := get(t, filters+"&limit=4")
+		for limit := 3; ; limit++ {
+			for _, it := range p.Items {
+				ids = append(ids, it.ID)
+			}
+			if p.NextCursor == nil {
+				return ids
+			}
+			p = get(t, filters+fmt.Sprintf("&limit=%d&cursor=", limit)+url.QueryEscape(*p.NextCursor))
+			if p.Offset != 0 {
+				t.Fatalf("a page by cursor has offset %d, want 0", p.Offset)
+			}
+		}
+	}
+	order := func(sortBy string, desc bool, match func(itemJSON) bool) []int64 {
+		items := slices.Clone(all)
+		slices.SortStableFunc(items, func(a, b itemJSON) int {
+			c := 0
+			switch sortBy {
+			case "price_cents":
+				c = cmp.Compare(a.PriceCents, b.PriceCents)
+			case "name":
+				c = strings.Compare(a.Name, b.Name)
+			case "created_at":
+				c = strings.Compare(a.CreatedAt, b.CreatedAt)
+			}
+			c = cmp.Or(c, cmp.Compare(a.ID, b.ID))
+			if desc {
+				return -c
+			}
+			return c
+		})
+		var ids []int64
+		for _, it := range items {
+			if match(it) {
+				ids = append(ids, it.ID)
+			}
+		}
+		return ids
+	}
+	everything := func(itemJSON) bool { return true }
+	for _, tt := range []struct {
+		query  string
+		sortBy string
+		desc   bool
+		match  func(itemJSON) bool
+	}{
+		{"sort=id", "id", false, everything},
+		{"sort=-id", "id", true, everything},
+		{"sort=price_cents", "price_cents", false, everything},
+		{"sort=-price_cents", "price_cents", true, everything},
+		{"sort=name", "name", false, everything},
+		{"sort=-name", "name", true, everything},
+		{"sort=-created_at", "created_at", true, everything},
+		{fmt.Sprintf("sort=-price_cents&owner_id=%d", ada.ID), "price_cents", true, func(it itemJSON) bool { return it.OwnerID == ada.ID }},
+		{"sort=name&min_price_cents=250&max_price_cents=750", "name", false, func(it itemJSON) bool { return it.PriceCents >= 250 && it.PriceCents <= 750 }},
+		{"q=LAMP%20B&sort=-id", "id", true, func(it itemJSON) bool { return it.Name == "Lamp b" }},
+	} {
+		t.Run(tt.query, func(t *testing.T) {
+			t.Parallel()
+			if got, want := walk(t, tt.query), order(tt.sortBy, tt.desc, tt.match); !slices.Equal(got, want) {
+				t.Fatalf("visited %v, want %v", got, want)
+			}
+		})
+	}
+
+	first := get(t, "sort=price_cents&limit=2")
+	cursor := url.QueryEscape(*first.NextCursor)
+	for _, query := range []string{
+		"sort=-price_cents&cursor=" + cursor,
+		"cursor=" + cursor,
+		"sort=price_cents&owner_id=1&cursor=" + cursor,
+		"sort=price_cents&q=lamp&cursor=" + cursor,
+		"sort=price_cents&offset=0&cursor=" + cursor,
+		"sort=price_cents&cursor=" + cursor[:len(cursor)-2],
+		"sort=price_cents&cursor=x" + cursor,
+	} {
+		res := api.Do(apitest.Request{Method: http.MethodGet, Path: "/items?" + query})
+		requireFieldErrors(t, res, "/items", "cursor")
 	}
 }
 

@@ -28,7 +28,7 @@ type Problem struct {
 	// The HTTP status text.
 	Title string `json:"title" example:"Bad Request"`
 	// The HTTP status code, repeated.
-	Status int `json:"status" example:"400"`
+	Status int `json:"status" minimum:"100" maximum:"599" format:"int32" example:"400"`
 	// A sentence for people; a 500 says only "internal server error".
 	Detail string `json:"detail" example:"request body failed validation"`
 	// The path of the request.

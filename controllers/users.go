@@ -13,12 +13,13 @@ import (
 
 // UserController serves /users.
 type UserController struct {
-	users *services.UserService
-	bind  *Binder
+	users   *services.UserService
+	bind    *Binder
+	cursors *Cursors
 }
 
-func NewUserController(users *services.UserService, bind *Binder) *UserController {
-	return &UserController{users: users, bind: bind}
+func NewUserController(users *services.UserService, bind *Binder, cursors *Cursors) *UserController {
+	return &UserController{users: users, bind: bind, cursors: cursors}
 }
 
 func (ctl *UserController) Routes() []Route {
@@ -73,7 +74,7 @@ func (r *UpdateUserRequest) normalize() {
 //	@Description	A user. Passwords and their hashes are never sent.
 type UserResponse struct {
 	// Assigned by the server.
-	ID int64 `json:"id" minimum:"1" example:"1"`
+	ID int64 `json:"id" minimum:"1" format:"int64" example:"1"`
 	// Lower-case.
 	Email string `json:"email" format:"email" example:"ada@example.com"`
 	// 1 to 100 characters.
@@ -90,8 +91,15 @@ func userResponse(u services.User) UserResponse {
 
 // UserPage is a page of users.
 //
-//	@Description	One window of the users, ordered by id ascending.
+//	@Description	One page of the users, in the order asked for (by id by default).
 type UserPage = Page[UserResponse] //	@name	UserPage
+
+// UserListQuery is a page of users, sorted and filtered.
+type UserListQuery struct {
+	PageQuery
+	Sort *string `form:"sort" binding:"omitnil,oneof=id -id created_at -created_at name -name"`
+	Q    *string `form:"q" binding:"omitnil,min=1,max=100"`
+}
 
 // Create signs a user up.
 //
@@ -126,29 +134,40 @@ func (ctl *UserController) Create(c *gin.Context) error {
 
 // List returns a page of users.
 //
-//	@Summary	List users
-//	@ID			listUsers
-//	@Tags		users
-//	@Produce	json
-//	@Param		limit	query		int	false	"Page size"		default(50)	minimum(1)	maximum(100)
-//	@Param		offset	query		int	false	"Rows to skip"	default(0)	minimum(0)
-//	@Success	200		{object}	UserPage
-//	@Failure	400		{object}	Problem
-//	@Failure	401		{object}	Problem
-//	@Failure	500		{object}	Problem
-//	@Failure	503		{object}	Problem
-//	@Security	BearerAuth
-//	@Router		/users [get]
+//	@Summary		List users
+//	@Description	Pages by offset (up to 10000) or, beyond and more cheaply, by cursor: send next_cursor back as cursor, with the same sort and filters. Rows that tie on the sort field are ordered by id.
+//	@ID				listUsers
+//	@Tags			users
+//	@Produce		json
+//	@Param			limit	query		int		false	"Page size"											default(50)	minimum(1)	maximum(100)	format(int32)
+//	@Param			offset	query		int		false	"Rows to skip; not with cursor"						default(0)	minimum(0)	maximum(10000)	format(int32)
+//	@Param			cursor	query		string	false	"next_cursor of the previous page"
+//	@Param			sort	query		string	false	"A field, or - and the field for descending"		default(id)	Enums(id, -id, created_at, -created_at, name, -name)
+//	@Param			q		query		string	false	"Only users whose name or email contains this, case-insensitively (% and _ are literal)"	minlength(1)	maxlength(100)
+//	@Success		200		{object}	UserPage
+//	@Failure		400		{object}	Problem
+//	@Failure		401		{object}	Problem
+//	@Failure		500		{object}	Problem
+//	@Failure		503		{object}	Problem
+//	@Security		BearerAuth
+//	@Router			/users [get]
 func (ctl *UserController) List(c *gin.Context) error {
-	q := defaultPage()
+	q := UserListQuery{PageQuery: defaultPage()}
 	if err := ctl.bind.Query(c, &q); err != nil {
 		return err
 	}
-	page, err := ctl.users.List(c.Request.Context(), q.page())
+	filter := services.UserFilter{Contains: q.Q}
+	sort := parseSort(q.Sort)
+	binding := listBinding("/users", sort, filter)
+	p, err := q.page(ctl.cursors, sort, binding)
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, pageOf(page, userResponse))
+	page, err := ctl.users.List(c.Request.Context(), filter, p)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, pageOf(page, userResponse, ctl.cursors, binding))
 	return nil
 }
 
@@ -174,7 +193,7 @@ func (ctl *UserController) Me(c *gin.Context) error {
 //	@ID			getUser
 //	@Tags		users
 //	@Produce	json
-//	@Param		id	path		int	true	"User id"	minimum(1)
+//	@Param		id	path		int	true	"User id"	minimum(1)	format(int64)
 //	@Success	200	{object}	UserResponse
 //	@Failure	400	{object}	Problem
 //	@Failure	401	{object}	Problem
@@ -208,7 +227,7 @@ func (ctl *UserController) respondUser(c *gin.Context, id int64) error {
 //	@Tags			users
 //	@Accept			json
 //	@Produce		json
-//	@Param			id		path		int					true	"User id"	minimum(1)
+//	@Param			id		path		int					true	"User id"	minimum(1)	format(int64)
 //	@Param			body	body		UpdateUserRequest	true	"Fields to change"
 //	@Success		200		{object}	UserResponse
 //	@Failure		400		{object}	Problem
@@ -247,7 +266,7 @@ func (ctl *UserController) Update(c *gin.Context) error {
 //	@ID				deleteUser
 //	@Tags			users
 //	@Produce		json
-//	@Param			id	path	int	true	"User id"	minimum(1)
+//	@Param			id	path	int	true	"User id"	minimum(1)	format(int64)
 //	@Success		204
 //	@Failure		400	{object}	Problem
 //	@Failure		401	{object}	Problem

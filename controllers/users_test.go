@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -446,7 +447,7 @@ func TestUsersList(t *testing.T) {
 		{"?limit=2&offset=4", 2, 4, 4, 1},
 		{"?offset=3", 50, 3, 3, 2},
 		{"?offset=5", 50, 5, 0, 0},
-		{"?offset=1000", 50, 1000, 0, 0},
+		{"?offset=10000", 50, 10000, 0, 0},
 		{"?limit=1", 1, 0, 0, 1},
 		{"?limit=100", 100, 0, 0, 5},
 		{"?limit=3&offset=0&unknown=x", 3, 0, 0, 3},
@@ -459,8 +460,12 @@ func TestUsersList(t *testing.T) {
 			}
 			var raw map[string]json.RawMessage
 			res.JSON(t, &raw)
-			if len(raw) != 4 || raw["items"] == nil || raw["limit"] == nil || raw["offset"] == nil || raw["total"] == nil {
-				t.Errorf("page members: %s, want exactly items, limit, offset, total", res.Body)
+			if len(raw) != 6 || raw["items"] == nil || raw["limit"] == nil || raw["offset"] == nil || raw["total"] == nil ||
+				string(raw["total_exact"]) != "true" || raw["next_cursor"] == nil {
+				t.Errorf("page members: %s, want exactly items, limit, offset, total, total_exact, next_cursor", res.Body)
+			}
+			if more := tt.offs+tt.n < 5; more != (string(raw["next_cursor"]) != "null") {
+				t.Errorf("next_cursor = %s, want one only when rows follow", raw["next_cursor"])
 			}
 			if string(raw["items"]) == "null" {
 				t.Errorf("items is null, want an array")
@@ -504,6 +509,14 @@ func TestUsersListBadQuery(t *testing.T) {
 		{"limit=0&offset=-1", []string{"limit", "offset"}},
 		{"limit=x&offset=y", []string{"limit", "offset"}},
 		{"limit=1000&offset=0", []string{"limit"}},
+		{"offset=10001", []string{"offset"}},
+		{"sort=email", []string{"sort"}},
+		{"sort=price_cents", []string{"sort"}},
+		{"sort=", []string{"sort"}},
+		{"q=", []string{"q"}},
+		{"q=" + strings.Repeat("a", 101), []string{"q"}},
+		{"cursor=x", []string{"cursor"}},
+		{"sort=x&q=&offset=-1", []string{"sort", "q", "offset"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -511,6 +524,70 @@ func TestUsersListBadQuery(t *testing.T) {
 			uaCheckValidation(t, res, "/users", tt.fields...)
 		})
 	}
+}
+
+// Users sort by id, created_at or name, and q finds a part of a name or an
+// email; a cursor walks the same order and is bound to it.
+func TestUsersListSortFilterCursor(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	names := []string{"Zoe", "ada", "Bob", "Ada", "carl"}
+	for i, n := range names {
+		api.SignUp(fmt.Sprintf("u%d@example.com", i), n, "password")
+	}
+	token := api.Login("u0@example.com", "password")
+	list := func(t *testing.T, query string) (ids []int64, next *string) {
+		t.Helper()
+		res := api.Do(apitest.Request{Method: http.MethodGet, Path: "/users?" + query, Token: token})
+		if res.Status != http.StatusOK {
+			t.Fatalf("GET /users?%s = %d %s", query, res.Status, res.Body)
+		}
+		var p struct {
+			Items []struct {
+				ID   int64  `json:"id"`
+				Name string `json:"name"`
+			} `json:"items"`
+			NextCursor *string `json:"next_cursor"`
+		}
+		res.JSON(t, &p)
+		for _, u := range p.Items {
+			ids = append(ids, u.ID)
+		}
+		return ids, p.NextCursor
+	}
+	walk := func(t *testing.T, query string) []int64 {
+		t.Helper()
+		ids, next := list(t, query+"&limit=2")
+		for next != nil {
+			var more []int64
+			more, next = list(t, query+"&limit=2&cursor="+url.QueryEscape(*next))
+			ids = append(ids, more...)
+		}
+		return ids
+	}
+	byID, _ := list(t, "sort=id")
+	if !slices.IsSorted(byID) || len(byID) != len(names) {
+		t.Fatalf("sort=id: %v", byID)
+	}
+	for _, query := range []string{"sort=id", "sort=-id", "sort=name", "sort=-name", "sort=created_at", "sort=-created_at", "q=A&sort=-name"} {
+		all, _ := list(t, query)
+		if got := walk(t, query); !slices.Equal(got, all) {
+			t.Errorf("%s: by cursor %v, in one page %v", query, got, all)
+		}
+	}
+	reversed, _ := list(t, "sort=-id")
+	if slices.Reverse(reversed); !slices.Equal(reversed, byID) {
+		t.Errorf("sort=-id is not sort=id reversed: %v", reversed)
+	}
+	if got, _ := list(t, "q=EXAMPLE.COM"); len(got) != len(names) {
+		t.Errorf("q=EXAMPLE.COM found %v, want every user (by email)", got)
+	}
+	if got, _ := list(t, "q=ad"); len(got) != 2 {
+		t.Errorf("q=ad found %v, want Ada and ada", got)
+	}
+	_, next := list(t, "sort=name&limit=1")
+	res := api.Do(apitest.Request{Method: http.MethodGet, Path: "/users?sort=-name&cursor=" + url.QueryEscape(*next), Token: token})
+	uaCheckValidation(t, res, "/users", "cursor")
 }
 
 func TestUsersMe(t *testing.T) {

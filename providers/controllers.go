@@ -22,6 +22,7 @@ var ControllerSet = wire.NewSet(
 // SharedSet is what several resources use.
 var SharedSet = wire.NewSet(
 	controllers.NewBinder,
+	controllers.NewCursors,
 )
 
 // Controllers lists the controllers the router mounts, in order.

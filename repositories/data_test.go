@@ -300,11 +300,11 @@ func TestReadsOpenNoTransaction(t *testing.T) {
 	if err := s.writeUserAndItem(ctx, "ann@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	users, total, err := s.users.List(ctx, services.Page{Limit: 10})
-	if err != nil || total != 1 {
-		t.Fatalf("List users = %v, %d, %v", users, total, err)
+	users, err := s.users.List(ctx, services.UserFilter{}, services.Page{Limit: 10, Sort: services.Sort{Field: "id"}})
+	if err != nil || users.Total != 1 {
+		t.Fatalf("List users = %+v, %v", users, err)
 	}
-	if _, err := s.users.Get(ctx, users[0].ID); err != nil {
+	if _, err := s.users.Get(ctx, users.Items[0].ID); err != nil {
 		t.Fatalf("Get user: %v", err)
 	}
 	var open int

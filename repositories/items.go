@@ -3,6 +3,7 @@ package repositories
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 
@@ -36,14 +37,7 @@ const (
 
 	selectItem = `SELECT ` + itemColumns + ` FROM items WHERE id = $1`
 
-	// A NULL owner filter matches every item, so one statement serves both.
-	selectItemPage = `
-		SELECT ` + itemColumns + ` FROM items
-		WHERE $1::bigint IS NULL OR owner_id = $1
-		ORDER BY id
-		LIMIT $2 OFFSET $3`
-
-	countItems = `SELECT count(*) FROM items WHERE $1::bigint IS NULL OR owner_id = $1`
+	selectItems = `SELECT ` + itemColumns + ` FROM items`
 
 	updateOwnedItem = `
 		UPDATE items
@@ -62,6 +56,28 @@ const (
 )
 
 const itemOwnerForeignKey = "items_owner_id_fkey"
+
+// itemSorts are the orders a list of items takes; each has an index on
+// (column, id) (see the migrations).
+var itemSorts = map[string]sortKey{
+	"id":          {"id", "bigint"},
+	"created_at":  {"created_at", "timestamptz"},
+	"price_cents": {"price_cents", "bigint"},
+	"name":        {"name", "text"},
+}
+
+func (r itemRow) cursor(field string) services.Cursor {
+	c := services.Cursor{ID: r.ID}
+	switch field {
+	case "created_at":
+		c.Value = cursorTime(r.CreatedAt)
+	case "price_cents":
+		c.Value = strconv.FormatInt(r.PriceCents, 10)
+	case "name":
+		c.Value = r.Name
+	}
+	return c
+}
 
 // ItemRepository stores items in PostgreSQL.
 type ItemRepository struct {
@@ -92,21 +108,32 @@ func (r *ItemRepository) Get(ctx context.Context, id int64) (services.Item, erro
 	return row.item(), nil
 }
 
-func (r *ItemRepository) List(ctx context.Context, f services.ItemFilter, p services.Page) ([]services.Item, int64, error) {
+// List reads a page of the items f matches, and counts them up to
+// services.MaxCount.
+func (r *ItemRepository) List(ctx context.Context, f services.ItemFilter, p services.Page) (services.PageOf[services.Item], error) {
+	var w where
+	if f.OwnerID != nil {
+		w.and("owner_id = " + w.bind(*f.OwnerID))
+	}
+	if f.MinPriceCents != nil {
+		w.and("price_cents >= " + w.bind(*f.MinPriceCents))
+	}
+	if f.MaxPriceCents != nil {
+		w.and("price_cents <= " + w.bind(*f.MaxPriceCents))
+	}
+	if f.NameContains != nil {
+		w.and(`name ILIKE ` + w.bind(likePattern(*f.NameContains)) + ` ESCAPE '\'`)
+	}
 	q := r.data.DB(ctx)
 	var rows []itemRow
-	if err := q.SelectContext(ctx, &rows, selectItemPage, f.OwnerID, p.Limit, p.Offset); err != nil {
-		return nil, 0, fmt.Errorf("select items: %w", err)
+	if err := selectPage(ctx, q, &rows, selectItems, w, itemSorts, p); err != nil {
+		return services.PageOf[services.Item]{}, fmt.Errorf("select items: %w", err)
 	}
-	var total int64
-	if err := q.GetContext(ctx, &total, countItems, f.OwnerID); err != nil {
-		return nil, 0, fmt.Errorf("count items: %w", err)
+	total, exact, err := countUpTo(ctx, q, "items", w)
+	if err != nil {
+		return services.PageOf[services.Item]{}, fmt.Errorf("count items: %w", err)
 	}
-	items := make([]services.Item, len(rows))
-	for i, row := range rows {
-		items[i] = row.item()
-	}
-	return items, total, nil
+	return pageOf(rows, p, total, exact, itemRow.item, func(r itemRow) services.Cursor { return r.cursor(p.Sort.Field) }), nil
 }
 
 func (r *ItemRepository) UpdateOwned(ctx context.Context, id, ownerID int64, c services.ItemChanges) (services.Item, error) {

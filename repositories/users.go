@@ -34,12 +34,7 @@ const (
 
 	selectUser = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
 
-	selectUserPage = `
-		SELECT ` + userColumns + ` FROM users
-		ORDER BY id
-		LIMIT $1 OFFSET $2`
-
-	countUsers = `SELECT count(*) FROM users`
+	selectUsers = `SELECT ` + userColumns + ` FROM users`
 
 	updateUser = `
 		UPDATE users
@@ -61,6 +56,25 @@ const (
 )
 
 const emailUniqueIndex = "users_email_key"
+
+// userSorts are the orders a list of users takes; each has an index on
+// (column, id) (see the migrations).
+var userSorts = map[string]sortKey{
+	"id":         {"id", "bigint"},
+	"created_at": {"created_at", "timestamptz"},
+	"name":       {"name", "text"},
+}
+
+func (r userRow) cursor(field string) services.Cursor {
+	c := services.Cursor{ID: r.ID}
+	switch field {
+	case "created_at":
+		c.Value = cursorTime(r.CreatedAt)
+	case "name":
+		c.Value = r.Name
+	}
+	return c
+}
 
 // UserRepository stores users in PostgreSQL.
 type UserRepository struct {
@@ -96,21 +110,24 @@ func (r *UserRepository) Get(ctx context.Context, id int64) (services.User, erro
 	return row.user(), nil
 }
 
-func (r *UserRepository) List(ctx context.Context, p services.Page) ([]services.User, int64, error) {
+// List reads a page of the users f matches, and counts them up to
+// services.MaxCount.
+func (r *UserRepository) List(ctx context.Context, f services.UserFilter, p services.Page) (services.PageOf[services.User], error) {
+	var w where
+	if f.Contains != nil {
+		pattern := w.bind(likePattern(*f.Contains))
+		w.and(`(name ILIKE ` + pattern + ` ESCAPE '\' OR email ILIKE ` + pattern + ` ESCAPE '\')`)
+	}
 	q := r.data.DB(ctx)
 	var rows []userRow
-	if err := q.SelectContext(ctx, &rows, selectUserPage, p.Limit, p.Offset); err != nil {
-		return nil, 0, fmt.Errorf("select users: %w", err)
+	if err := selectPage(ctx, q, &rows, selectUsers, w, userSorts, p); err != nil {
+		return services.PageOf[services.User]{}, fmt.Errorf("select users: %w", err)
 	}
-	var total int64
-	if err := q.GetContext(ctx, &total, countUsers); err != nil {
-		return nil, 0, fmt.Errorf("count users: %w", err)
+	total, exact, err := countUpTo(ctx, q, "users", w)
+	if err != nil {
+		return services.PageOf[services.User]{}, fmt.Errorf("count users: %w", err)
 	}
-	users := make([]services.User, len(rows))
-	for i, row := range rows {
-		users[i] = row.user()
-	}
-	return users, total, nil
+	return pageOf(rows, p, total, exact, userRow.user, func(r userRow) services.Cursor { return r.cursor(p.Sort.Field) }), nil
 }
 
 func (r *UserRepository) Update(ctx context.Context, id int64, c services.UserChanges) (services.User, error) {

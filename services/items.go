@@ -35,7 +35,10 @@ type ItemChanges struct {
 
 // ItemFilter narrows a list; a nil field does not filter.
 type ItemFilter struct {
-	OwnerID *int64
+	OwnerID       *int64
+	MinPriceCents *int64
+	MaxPriceCents *int64
+	NameContains  *string // case-insensitively
 }
 
 // ItemStore persists items. The *Owned methods touch a row only when it
@@ -44,7 +47,7 @@ type ItemFilter struct {
 type ItemStore interface {
 	Create(ctx context.Context, it NewItem) (Item, error)
 	Get(ctx context.Context, id int64) (Item, error)
-	List(ctx context.Context, f ItemFilter, p Page) ([]Item, int64, error)
+	List(ctx context.Context, f ItemFilter, p Page) (PageOf[Item], error)
 	UpdateOwned(ctx context.Context, id, ownerID int64, c ItemChanges) (Item, error)
 	DeleteOwned(ctx context.Context, id, ownerID int64) error
 	Owner(ctx context.Context, id int64) (int64, error)
@@ -78,11 +81,11 @@ func (s *ItemService) Get(ctx context.Context, id int64) (Item, error) {
 }
 
 func (s *ItemService) List(ctx context.Context, f ItemFilter, p Page) (PageOf[Item], error) {
-	items, total, err := s.items.List(ctx, f, p)
+	page, err := s.items.List(ctx, f, p)
 	if err != nil {
 		return PageOf[Item]{}, fmt.Errorf("list items: %w", err)
 	}
-	return PageOf[Item]{Items: items, Page: p, Total: total}, nil
+	return page, nil
 }
 
 // Update changes an item the caller owns. A missing item is ErrNotFound even

@@ -33,9 +33,9 @@ func (f *fakeItems) Get(_ context.Context, id int64) (services.Item, error) {
 	return services.Item{ID: id, OwnerID: owner}, nil
 }
 
-func (f *fakeItems) List(_ context.Context, _ services.ItemFilter, _ services.Page) ([]services.Item, int64, error) {
+func (f *fakeItems) List(_ context.Context, _ services.ItemFilter, _ services.Page) (services.PageOf[services.Item], error) {
 	f.log.add("List")
-	return nil, 0, f.fail["List"]
+	return services.PageOf[services.Item]{}, f.fail["List"]
 }
 
 func (f *fakeItems) owned(id, ownerID int64) bool {

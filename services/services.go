@@ -15,16 +15,3 @@ type Transactor interface {
 type Caller struct {
 	UserID int64
 }
-
-// Page selects a window of an ordered list.
-type Page struct {
-	Limit  int
-	Offset int
-}
-
-// PageOf is one window of a list together with the size of the whole list.
-type PageOf[T any] struct {
-	Items []T
-	Page
-	Total int64
-}

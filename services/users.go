@@ -24,6 +24,11 @@ type NewUser struct {
 	PasswordHash string
 }
 
+// UserFilter narrows a list; a nil field does not filter.
+type UserFilter struct {
+	Contains *string // in the name or the email, case-insensitively
+}
+
 // UserChanges is a partial update: nil fields keep their value.
 type UserChanges struct {
 	Email *string
@@ -37,7 +42,7 @@ type UserStore interface {
 	EmailTaken(ctx context.Context, email string) (bool, error)
 	Create(ctx context.Context, u NewUser) (User, error)
 	Get(ctx context.Context, id int64) (User, error)
-	List(ctx context.Context, p Page) ([]User, int64, error)
+	List(ctx context.Context, f UserFilter, p Page) (PageOf[User], error)
 	Update(ctx context.Context, id int64, c UserChanges) (User, error)
 	// LockForDelete holds the row until the transaction ends, so no item can
 	// be added for the user while it is being deleted.
@@ -92,12 +97,12 @@ func (s *UserService) Get(ctx context.Context, id int64) (User, error) {
 	return u, nil
 }
 
-func (s *UserService) List(ctx context.Context, p Page) (PageOf[User], error) {
-	users, total, err := s.users.List(ctx, p)
+func (s *UserService) List(ctx context.Context, f UserFilter, p Page) (PageOf[User], error) {
+	page, err := s.users.List(ctx, f, p)
 	if err != nil {
 		return PageOf[User]{}, fmt.Errorf("list users: %w", err)
 	}
-	return PageOf[User]{Items: users, Page: p, Total: total}, nil
+	return page, nil
 }
 
 // Update changes the caller's own account; anyone else's is forbidden,

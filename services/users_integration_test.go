@@ -26,11 +26,11 @@ type usersFailingDelete struct {
 }
 
 func (u *usersFailingDelete) Delete(ctx context.Context, id int64) error {
-	_, n, err := u.items.List(ctx, services.ItemFilter{OwnerID: &id}, services.Page{Limit: 1})
+	page, err := u.items.List(ctx, services.ItemFilter{OwnerID: &id}, services.Page{Limit: 1, Sort: services.Sort{Field: "id"}})
 	if err != nil {
 		return err
 	}
-	u.itemsAtFailure = n
+	u.itemsAtFailure = page.Total
 	return errUserDelete
 }
 
@@ -79,10 +79,11 @@ func TestUserServiceDeleteIsAtomicInTheDatabase(t *testing.T) {
 			if users.itemsAtFailure != 0 {
 				t.Fatalf("inside the transaction the user still had %d items when the user deletion failed; the test needs them deleted by then", users.itemsAtFailure)
 			}
-			_, n, err := itemRepo.List(ctx, services.ItemFilter{OwnerID: &ann.ID}, services.Page{Limit: 10})
+			page, err := itemRepo.List(ctx, services.ItemFilter{OwnerID: &ann.ID}, services.Page{Limit: 10, Sort: services.Sort{Field: "id"}})
 			if err != nil {
 				t.Fatal(err)
 			}
+			n := page.Total
 			if n != owned {
 				t.Fatalf("after the failed delete the user has %d items, want all %d back", n, owned)
 			}

@@ -73,9 +73,9 @@ func (f *fakeUsers) Get(_ context.Context, id int64) (services.User, error) {
 	return services.User{ID: id}, nil
 }
 
-func (f *fakeUsers) List(_ context.Context, _ services.Page) ([]services.User, int64, error) {
+func (f *fakeUsers) List(_ context.Context, _ services.UserFilter, _ services.Page) (services.PageOf[services.User], error) {
 	f.log.add("List")
-	return nil, 0, f.fail["List"]
+	return services.PageOf[services.User]{}, f.fail["List"]
 }
 
 func (f *fakeUsers) Update(_ context.Context, id int64, c services.UserChanges) (services.User, error) {

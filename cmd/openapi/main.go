@@ -136,7 +136,8 @@ func addAuthenticateHeader(doc *openapi3.T) {
 
 // requireResponseHeaders marks every documented response header required:
 // Swagger 2.0 has no way to say so, and each one this API documents is always
-// sent.
+// sent. swag's header annotation takes no format either: an integer header
+// here is a number of seconds (Retry-After), which int32 holds.
 func requireResponseHeaders(doc *openapi3.T) {
 	for _, item := range doc.Paths.Map() {
 		for _, op := range item.Operations() {
@@ -145,8 +146,12 @@ func requireResponseHeaders(doc *openapi3.T) {
 					continue
 				}
 				for _, h := range res.Value.Headers {
-					if h.Value != nil {
-						h.Value.Required = true
+					if h.Value == nil {
+						continue
+					}
+					h.Value.Required = true
+					if s := h.Value.Schema; s != nil && s.Value != nil && s.Value.Type.Is(openapi3.TypeInteger) && s.Value.Format == "" {
+						s.Value.Format = "int32"
 					}
 				}
 			}

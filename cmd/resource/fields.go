@@ -16,6 +16,7 @@ type fieldType struct {
 	Binding string    // validation rules, after required/omitnil
 	Swag    string    // swaggertype, when swag cannot infer it
 	Format  string    // swag format
+	Bounds  string    // swag minimum and maximum, as struct tags
 	Example string    // swag example
 	Trim    bool      // trimmed before validation
 	Samples [2]string // valid JSON values as Go expressions, each read back byte for byte
@@ -39,6 +40,7 @@ var fieldTypes = map[string]fieldType{
 	},
 	"int": {
 		Domain: "int", SQL: "integer", Binding: "min=-2147483648,max=2147483647", Example: "42",
+		Format: "int32", Bounds: `minimum:"-2147483648" maximum:"2147483647"`,
 		Samples: [2]string{`42`, `-2147483648`},
 		Invalid: []sample{{"over 32 bits", `int64(2147483648)`}, {"fractional", `1.5`}, {"a string", `"12"`}},
 	},
@@ -184,6 +186,9 @@ func (f Field) docTags() string {
 	}
 	if f.Format != "" {
 		tag += fmt.Sprintf(` format:"%s"`, f.Format)
+	}
+	if f.Bounds != "" {
+		tag += " " + f.Bounds
 	}
 	return tag + fmt.Sprintf(` example:"%s"`, f.Example)
 }
