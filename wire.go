@@ -13,12 +13,19 @@ import (
 	"github.com/example/apitemplate/app"
 	"github.com/example/apitemplate/controllers"
 	"github.com/example/apitemplate/providers"
+	"github.com/example/apitemplate/services"
 )
 
 // InitializeApp builds the whole process once, at start-up, without
 // touching the network: App.Run connects. Its cleanup closes the pool.
 func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error) {
 	wire.Build(providers.AppSet, providers.ControllerSet, newRequestScope)
+	return nil, nil, nil
+}
+
+// InitializeUsers builds the users' service alone, for `server users`.
+func InitializeUsers(cfg app.Config, logOutput io.Writer) (*services.UserService, func(), error) {
+	wire.Build(providers.AppSet, providers.ControllerSet)
 	return nil, nil, nil
 }
 

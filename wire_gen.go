@@ -40,7 +40,8 @@ func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error
 	}
 	userRepository := repositories.NewUserRepository(data)
 	loginFailureRepository := repositories.NewLoginFailureRepository(data)
-	authService, err := services.NewAuthService(authConfig, userRepository, loginFailureRepository, data, passwordHasher)
+	refreshTokenRepository := repositories.NewRefreshTokenRepository(data)
+	authService, err := services.NewAuthService(authConfig, userRepository, loginFailureRepository, refreshTokenRepository, data, passwordHasher)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -49,10 +50,12 @@ func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error
 	authController := controllers.NewAuthController(authService, binder)
 	itemRepository := repositories.NewItemRepository(data)
 	userService := services.NewUserService(userRepository, itemRepository, data, passwordHasher)
+	idempotencyRepository := repositories.NewIdempotencyRepository(data)
+	idempotencyService := services.NewIdempotencyService(authConfig, idempotencyRepository, data)
 	cursors := controllers.NewCursors(authConfig)
-	userController := controllers.NewUserController(userService, binder, cursors)
+	userController := controllers.NewUserController(userService, authService, idempotencyService, binder, cursors)
 	itemService := services.NewItemService(itemRepository)
-	itemController := controllers.NewItemController(itemService, binder, cursors)
+	itemController := controllers.NewItemController(itemService, idempotencyService, binder, cursors)
 	v := providers.Controllers(authController, userController, itemController)
 	routes := app.NewRoutes(cfg, data, metrics, v)
 	requestDeps := &providers.RequestDeps{
@@ -69,6 +72,28 @@ func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error
 	metricsServer := app.NewMetricsServer(cfg, metrics)
 	appApp := app.New(cfg, logger, db, routes, server, metricsServer)
 	return appApp, func() {
+		cleanup()
+	}, nil
+}
+
+// InitializeUsers builds the users' service alone, for `server users`.
+func InitializeUsers(cfg app.Config, logOutput io.Writer) (*services.UserService, func(), error) {
+	db, cleanup, err := app.OpenDB(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	data := app.NewData(cfg, db)
+	userRepository := repositories.NewUserRepository(data)
+	itemRepository := repositories.NewItemRepository(data)
+	logger := app.NewLogger(cfg, logOutput)
+	authConfig, err := app.NewAuthConfig(cfg, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	passwordHasher := services.NewPasswordHasher(authConfig)
+	userService := services.NewUserService(userRepository, itemRepository, data, passwordHasher)
+	return userService, func() {
 		cleanup()
 	}, nil
 }

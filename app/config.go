@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"reflect"
 	"runtime"
@@ -52,8 +53,11 @@ type Config struct {
 	// the environment cannot.
 	DBTracer pgx.QueryTracer `env:"-"`
 
-	JWTSecret   string        `env:"JWT_SECRET"`
-	JWTTTL      time.Duration `env:"JWT_TTL" envDefault:"1h"`
+	JWTSecret string        `env:"JWT_SECRET"`
+	JWTTTL    time.Duration `env:"JWT_TTL" envDefault:"15m"`
+	// RefreshTTL is how long a refresh token lasts; each refresh makes a
+	// new one, so a session lives while it is used at least this often.
+	RefreshTTL  time.Duration `env:"REFRESH_TTL" envDefault:"720h"`
 	JWTIssuer   string        `env:"JWT_ISSUER" envDefault:"apitemplate"`
 	JWTAudience string        `env:"JWT_AUDIENCE" envDefault:"apitemplate"`
 	BcryptCost  int           `env:"BCRYPT_COST" envDefault:"12"`
@@ -162,6 +166,12 @@ func (c Config) Validate() error {
 	if c.DBMaxOpenConns < 1 {
 		errs = append(errs, errors.New("DB_MAX_OPEN_CONNS must be at least 1"))
 	}
+	if c.JWTTTL < time.Second || c.JWTTTL > math.MaxInt32*time.Second {
+		errs = append(errs, errors.New("JWT_TTL must be between 1s and 68 years"))
+	}
+	if c.RefreshTTL <= c.JWTTTL {
+		errs = append(errs, errors.New("REFRESH_TTL must be longer than JWT_TTL"))
+	}
 	if c.HashWorkers < 0 {
 		errs = append(errs, errors.New("HASH_WORKERS must be 0 (one per CPU) or more"))
 	}
@@ -210,6 +220,7 @@ func NewAuthConfig(cfg Config, logger *slog.Logger) (services.AuthConfig, error)
 	return services.AuthConfig{
 		JWTSecret:        secret,
 		TokenTTL:         cfg.JWTTTL,
+		RefreshTTL:       cfg.RefreshTTL,
 		Issuer:           cfg.JWTIssuer,
 		Audience:         cfg.JWTAudience,
 		BcryptCost:       cfg.BcryptCost,

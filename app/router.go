@@ -80,8 +80,10 @@ func NewRouter(cfg Config, logger *slog.Logger, routes Routes, metrics *Metrics,
 }
 
 var (
-	corsMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions}
-	corsHeaders = []string{"Authorization", "Content-Type", controllers.RequestIDHeader}
+	corsMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
+	corsHeaders = []string{"Authorization", "Content-Type", controllers.RequestIDHeader, "If-Match", "If-None-Match", controllers.IdempotencyKeyHeader}
+	// What a browser script may read of an answer besides the simple headers.
+	corsExposed = []string{controllers.RequestIDHeader, "ETag", "Location", "Retry-After", "WWW-Authenticate", "Idempotent-Replayed"}
 )
 
 func corsMiddleware(origins []string) gin.HandlerFunc {
@@ -89,7 +91,7 @@ func corsMiddleware(origins []string) gin.HandlerFunc {
 		AllowedOrigins: origins,
 		AllowedMethods: corsMethods,
 		AllowedHeaders: corsHeaders,
-		ExposedHeaders: []string{controllers.RequestIDHeader, "Location", "Retry-After", "WWW-Authenticate"},
+		ExposedHeaders: corsExposed,
 		MaxAge:         600,
 	})
 	return func(ctx *gin.Context) {

@@ -74,17 +74,9 @@ type crossChecker interface {
 // JSON decodes the request body into dst and validates it. Unknown fields are
 // ignored.
 func (b *Binder) JSON(c *gin.Context, dst any) error {
-	dec := json.NewDecoder(c.Request.Body)
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
-		return decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return err
-		}
-		return &BadRequestError{Detail: "request body must hold a single JSON value"}
+	raw, err := readValue(c)
+	if err != nil {
+		return err
 	}
 	// encoding/json leaves dst untouched on null. Reporting the fields it
 	// lacks helps a client as it does for {}, but a null that breaks no rule
@@ -96,14 +88,82 @@ func (b *Binder) JSON(c *gin.Context, dst any) error {
 		}
 		return &BadRequestError{Detail: "request body must be a JSON object"}
 	}
-	raw, err := exactKeys(raw, dst)
+	raw, err = exactKeys(raw, dst)
 	if err != nil {
 		return decodeError(err)
 	}
+	return b.decode(raw, dst, nil)
+}
+
+// MergePatch decodes a JSON Merge Patch (RFC 7396) into dst, a struct of
+// pointer fields, and validates it: an absent member leaves its field nil
+// (keep the value); a null one clears an optional field to its zero value
+// ("" for a description) and is refused on a field tagged patch:"required",
+// which cannot be cleared.
+func (b *Binder) MergePatch(c *gin.Context, dst any) error {
+	raw, err := readValue(c)
+	if err != nil {
+		return err
+	}
+	if raw[0] != '{' {
+		return &BadRequestError{Detail: "request body must be a JSON object (a merge patch)"}
+	}
+	raw, err = exactKeys(raw, dst)
+	if err != nil {
+		return decodeError(err)
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return decodeError(err)
+	}
+	var refused []FieldError
+	t := reflect.TypeOf(dst).Elem()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := fieldName(f)
+		if v, ok := members[name]; !ok || string(v) != "null" {
+			continue
+		}
+		if f.Tag.Get("patch") == "required" {
+			refused = append(refused, FieldError{Field: name, Message: "must not be null: it cannot be cleared"})
+			delete(members, name)
+			continue
+		}
+		zero, _ := json.Marshal(reflect.Zero(f.Type.Elem()).Interface()) // a plain value always encodes
+		members[name] = zero
+	}
+	cleared, err := json.Marshal(members)
+	if err != nil {
+		return fmt.Errorf("re-encode merge patch: %w", err)
+	}
+	return b.decode(cleared, dst, refused)
+}
+
+// readValue reads the request body, which must be exactly one JSON value.
+func readValue(c *gin.Context) (json.RawMessage, error) {
+	dec := json.NewDecoder(c.Request.Body)
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, err
+		}
+		return nil, &BadRequestError{Detail: "request body must hold a single JSON value"}
+	}
+	return raw, nil
+}
+
+// decode fills dst from the object raw and validates it; earlier are
+// failures already found, reported with the rest.
+func (b *Binder) decode(raw json.RawMessage, dst any, earlier []FieldError) error {
 	if err := json.Unmarshal(raw, dst); err != nil {
 		return decodeError(err)
 	}
-	if fields := nulFields(dst); len(fields) > 0 {
+	fields := append(earlier, nulFields(dst)...)
+	if len(fields) > 0 {
 		return &ValidationError{Detail: "request body failed validation", Errors: fields}
 	}
 	return b.check(dst, "request body failed validation")

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,12 +15,13 @@ import (
 // ItemController serves /items.
 type ItemController struct {
 	items   *services.ItemService
+	idem    *services.IdempotencyService
 	bind    *Binder
 	cursors *Cursors
 }
 
-func NewItemController(items *services.ItemService, bind *Binder, cursors *Cursors) *ItemController {
-	return &ItemController{items: items, bind: bind, cursors: cursors}
+func NewItemController(items *services.ItemService, idem *services.IdempotencyService, bind *Binder, cursors *Cursors) *ItemController {
+	return &ItemController{items: items, idem: idem, bind: bind, cursors: cursors}
 }
 
 func (ctl *ItemController) Routes() []Route {
@@ -27,8 +29,9 @@ func (ctl *ItemController) Routes() []Route {
 		{http.MethodGet, "/items", Public, ctl.List},
 		{http.MethodGet, "/items/:id", Public, ctl.Get},
 		{http.MethodPost, "/items", Bearer, ctl.Create},
-		{http.MethodPut, "/items/:id", Bearer, ctl.Update},
-		{http.MethodDelete, "/items/:id", Bearer, ctl.Delete},
+		{http.MethodPut, "/items/:id", OwnerOrAdmin, ctl.Update},
+		{http.MethodPatch, "/items/:id", OwnerOrAdmin, ctl.Patch},
+		{http.MethodDelete, "/items/:id", OwnerOrAdmin, ctl.Delete},
 	}
 }
 
@@ -66,6 +69,28 @@ func (r *UpdateItemRequest) normalize() {
 	}
 }
 
+func (r *UpdateItemRequest) changes() services.ItemChanges {
+	return services.ItemChanges{Name: r.Name, Description: r.Description, PriceCents: r.PriceCents}
+}
+
+// PatchItemRequest is a JSON Merge Patch of an item.
+//
+//	@Description	A JSON Merge Patch (RFC 7396): absent members keep their value; null clears description to ""; name and price_cents cannot be null.
+type PatchItemRequest struct {
+	// 1 to 100 characters once surrounding whitespace is trimmed; not null.
+	Name *string `json:"name" binding:"omitnil,min=1,max=100" patch:"required" extensions:"x-trimmed,x-not-null" example:"Teapot"`
+	// At most 1000 characters; null clears it to "".
+	Description *string `json:"description" binding:"omitnil,max=1000" extensions:"x-nullable" example:"Short and stout"`
+	// The price in cents; 0 is a free item; not null.
+	PriceCents *int64 `json:"price_cents" binding:"omitnil,min=0,max=1000000000000" patch:"required" format:"int64" extensions:"x-not-null" example:"2499"`
+} //	@name	PatchItemRequest
+
+func (r *PatchItemRequest) normalize() {
+	if r.Name != nil {
+		*r.Name = strings.TrimSpace(*r.Name)
+	}
+}
+
 // ItemResponse is an item as clients see it.
 //
 //	@Description	An item, owned by the user who created it.
@@ -85,6 +110,8 @@ type ItemResponse struct {
 	// RFC 3339, in UTC; moves forward on every change.
 	UpdatedAt time.Time `json:"updated_at" format:"date-time" example:"2026-01-02T15:04:05.123456Z"`
 } //	@name	Item
+
+func itemETag(it services.Item) string { return etag(it.ID, it.Version) }
 
 func itemResponse(it services.Item) ItemResponse {
 	return ItemResponse{
@@ -161,12 +188,16 @@ func (ctl *ItemController) List(c *gin.Context) error {
 //	@ID			getItem
 //	@Tags		items
 //	@Produce	json
-//	@Param		id	path		int	true	"Item id"	minimum(1)	format(int64)
-//	@Success	200	{object}	ItemResponse
-//	@Failure	400	{object}	Problem
-//	@Failure	404	{object}	Problem
-//	@Failure	500	{object}	Problem
-//	@Failure	503	{object}	Problem
+//	@Param		id				path		int		true	"Item id"	minimum(1)	format(int64)
+//	@Param		If-None-Match	header		string	false	"An ETag of the item: 304 while it is current"
+//	@Success	200				{object}	ItemResponse
+//	@Header		200				{string}	ETag	"The item's version"
+//	@Success	304				"The item is still at the version If-None-Match names"
+//	@Header		304				{string}	ETag	"The item's version"
+//	@Failure	400				{object}	Problem
+//	@Failure	404				{object}	Problem
+//	@Failure	500				{object}	Problem
+//	@Failure	503				{object}	Problem
 //	@Router		/items/{id} [get]
 func (ctl *ItemController) Get(c *gin.Context) error {
 	var p IDPath
@@ -177,63 +208,78 @@ func (ctl *ItemController) Get(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, itemResponse(it))
-	return nil
+	if notModified(c, itemETag(it)) {
+		return nil
+	}
+	return writeResource(c, http.StatusOK, itemETag(it), itemResponse(it))
 }
 
 // Create adds an item owned by the caller.
 //
-//	@Summary	Create an item
-//	@ID			createItem
-//	@Tags		items
-//	@Accept		json
-//	@Produce	json
-//	@Param		body	body		CreateItemRequest	true	"The new item"
-//	@Success	201		{object}	ItemResponse
-//	@Header		201		{string}	Location	"/items/{id}"
-//	@Failure	400		{object}	Problem
-//	@Failure	401		{object}	Problem
-//	@Failure	413		{object}	Problem
-//	@Failure	415		{object}	Problem
-//	@Failure	500		{object}	Problem
-//	@Failure	503		{object}	Problem
-//	@Security	BearerAuth
-//	@Router		/items [post]
+//	@Summary		Create an item
+//	@Description	With an Idempotency-Key, a retry of the same request within 24 hours gets the first answer again (Idempotent-Replayed: true) and creates nothing.
+//	@ID				createItem
+//	@Tags			items
+//	@Accept			json
+//	@Produce		json
+//	@Param			Idempotency-Key	header		string				false	"Makes the request safe to retry: 1 to 255 visible ASCII characters"	minlength(1)	maxlength(255)
+//	@Param			body			body		CreateItemRequest	true	"The new item"
+//	@Success		201				{object}	ItemResponse
+//	@Header			201				{string}	Location			"/items/{id}"
+//	@Header			201				{string}	ETag				"The item's version"
+//	@Failure		400				{object}	Problem
+//	@Failure		401				{object}	Problem
+//	@Failure		409				{object}	Problem	"A request with this Idempotency-Key is still being processed"
+//	@Failure		413				{object}	Problem
+//	@Failure		415				{object}	Problem
+//	@Failure		422				{object}	Problem	"The Idempotency-Key was used for a different request"
+//	@Failure		500				{object}	Problem
+//	@Failure		503				{object}	Problem
+//	@Security		BearerAuth
+//	@Router			/items [post]
 func (ctl *ItemController) Create(c *gin.Context) error {
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
 	var req CreateItemRequest
 	if err := ctl.bind.JSON(c, &req); err != nil {
 		return err
 	}
-	it, err := ctl.items.Create(c.Request.Context(), callerOf(c), services.NewItem{
-		Name: req.Name, Description: req.Description, PriceCents: *req.PriceCents,
+	caller := callerOf(c)
+	return idempotent(c, ctl.idem, key, callerScope("POST /items", caller), req, func(ctx context.Context) (services.Answer, error) {
+		it, err := ctl.items.Create(ctx, caller, services.NewItem{
+			Name: req.Name, Description: req.Description, PriceCents: *req.PriceCents,
+		})
+		if err != nil {
+			return services.Answer{}, err
+		}
+		return created("/items/"+strconv.FormatInt(it.ID, 10), itemETag(it), itemResponse(it))
 	})
-	if err != nil {
-		return err
-	}
-	c.Header("Location", "/items/"+strconv.FormatInt(it.ID, 10))
-	c.JSON(http.StatusCreated, itemResponse(it))
-	return nil
 }
 
-// Update changes an item the caller owns.
+// Update changes an item.
 //
-//	@Summary		Update your item
-//	@Description	A partial update: absent fields keep their value. 404 is decided before 403.
+//	@Summary		Update an item
+//	@Description	A partial update: absent (or null) fields keep their value. The owner or an admin only. With If-Match, it applies only while the item is at that version. 404 is decided before 403, and 403 before 412.
 //	@ID				updateItem
 //	@Tags			items
 //	@Accept			json
 //	@Produce		json
-//	@Param			id		path		int					true	"Item id"	minimum(1)	format(int64)
-//	@Param			body	body		UpdateItemRequest	true	"Fields to change"
-//	@Success		200		{object}	ItemResponse
-//	@Failure		400		{object}	Problem
-//	@Failure		401		{object}	Problem
-//	@Failure		403		{object}	Problem
-//	@Failure		404		{object}	Problem
-//	@Failure		413		{object}	Problem
-//	@Failure		415		{object}	Problem
-//	@Failure		500		{object}	Problem
-//	@Failure		503		{object}	Problem
+//	@Param			id			path		int					true	"Item id"	minimum(1)	format(int64)
+//	@Param			If-Match	header		string				false	"An ETag of the item (or *): apply only if it is still current"
+//	@Param			body		body		UpdateItemRequest	true	"Fields to change"
+//	@Success		200			{object}	ItemResponse
+//	@Header			200			{string}	ETag	"The item's new version"
+//	@Failure		400			{object}	Problem
+//	@Failure		401			{object}	Problem
+//	@Failure		403			{object}	Problem
+//	@Failure		404			{object}	Problem
+//	@Failure		412			{object}	Problem	"The item has changed since the version If-Match names"
+//	@Failure		413			{object}	Problem
+//	@Failure		415			{object}	Problem
+//	@Failure		500			{object}	Problem
+//	@Failure		503			{object}	Problem
 //	@Security		BearerAuth
 //	@Router			/items/{id} [put]
 func (ctl *ItemController) Update(c *gin.Context) error {
@@ -247,29 +293,71 @@ func (ctl *ItemController) Update(c *gin.Context) error {
 	if err := ctl.bind.JSON(c, &req); err != nil {
 		return err
 	}
-	it, err := ctl.items.Update(c.Request.Context(), callerOf(c), p.ID, services.ItemChanges{
-		Name: req.Name, Description: req.Description, PriceCents: req.PriceCents,
-	})
+	return ctl.change(c, p.ID, req.changes())
+}
+
+// Patch changes an item by a JSON Merge Patch.
+//
+//	@Summary		Patch an item
+//	@Description	A JSON Merge Patch (RFC 7396): absent members keep their value, null clears description to "", and name and price_cents cannot be null. The owner or an admin only. With If-Match, it applies only while the item is at that version. 404 is decided before 403, and 403 before 412.
+//	@ID				patchItem
+//	@Tags			items
+//	@Accept			application/merge-patch+json
+//	@Accept			json
+//	@Produce		json
+//	@Param			id			path		int					true	"Item id"	minimum(1)	format(int64)
+//	@Param			If-Match	header		string				false	"An ETag of the item (or *): apply only if it is still current"
+//	@Param			body		body		PatchItemRequest	true	"The merge patch"
+//	@Success		200			{object}	ItemResponse
+//	@Header			200			{string}	ETag	"The item's new version"
+//	@Failure		400			{object}	Problem
+//	@Failure		401			{object}	Problem
+//	@Failure		403			{object}	Problem
+//	@Failure		404			{object}	Problem
+//	@Failure		412			{object}	Problem	"The item has changed since the version If-Match names"
+//	@Failure		413			{object}	Problem
+//	@Failure		415			{object}	Problem
+//	@Failure		500			{object}	Problem
+//	@Failure		503			{object}	Problem
+//	@Security		BearerAuth
+//	@Router			/items/{id} [patch]
+func (ctl *ItemController) Patch(c *gin.Context) error {
+	var (
+		p   IDPath
+		req PatchItemRequest
+	)
+	if err := ctl.bind.Path(c, &p); err != nil {
+		return err
+	}
+	if err := ctl.bind.MergePatch(c, &req); err != nil {
+		return err
+	}
+	return ctl.change(c, p.ID, services.ItemChanges{Name: req.Name, Description: req.Description, PriceCents: req.PriceCents})
+}
+
+func (ctl *ItemController) change(c *gin.Context, id int64, changes services.ItemChanges) error {
+	it, err := ctl.items.Update(c.Request.Context(), callerOf(c), id, changes, ifMatch(c, id))
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, itemResponse(it))
-	return nil
+	return writeResource(c, http.StatusOK, itemETag(it), itemResponse(it))
 }
 
-// Delete removes an item the caller owns.
+// Delete removes an item.
 //
-//	@Summary		Delete your item
-//	@Description	404 is decided before 403.
+//	@Summary		Delete an item
+//	@Description	The owner or an admin only. With If-Match, it applies only while the item is at that version. 404 is decided before 403, and 403 before 412.
 //	@ID				deleteItem
 //	@Tags			items
 //	@Produce		json
-//	@Param			id	path	int	true	"Item id"	minimum(1)	format(int64)
+//	@Param			id			path	int		true	"Item id"	minimum(1)	format(int64)
+//	@Param			If-Match	header	string	false	"An ETag of the item (or *): delete only if it is still current"
 //	@Success		204
 //	@Failure		400	{object}	Problem
 //	@Failure		401	{object}	Problem
 //	@Failure		403	{object}	Problem
 //	@Failure		404	{object}	Problem
+//	@Failure		412	{object}	Problem	"The item has changed since the version If-Match names"
 //	@Failure		500	{object}	Problem
 //	@Failure		503	{object}	Problem
 //	@Security		BearerAuth
@@ -279,7 +367,7 @@ func (ctl *ItemController) Delete(c *gin.Context) error {
 	if err := ctl.bind.Path(c, &p); err != nil {
 		return err
 	}
-	if err := ctl.items.Delete(c.Request.Context(), callerOf(c), p.ID); err != nil {
+	if err := ctl.items.Delete(c.Request.Context(), callerOf(c), p.ID, ifMatch(c, p.ID)); err != nil {
 		return err
 	}
 	c.Status(http.StatusNoContent)

@@ -29,6 +29,9 @@ func RequestIDOf(r *http.Request) string {
 	return ""
 }
 
+// MergePatchContentType is a JSON Merge Patch (RFC 7396), which PATCH takes.
+const MergePatchContentType = "application/merge-patch+json"
+
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 1 << 20
 
@@ -128,7 +131,8 @@ func SecurityHeaders(c *gin.Context) {
 	c.Next()
 }
 
-// RequireJSON answers 415 to a POST, PUT or PATCH whose body is not JSON and
+// RequireJSON answers 415 to a POST, PUT or PATCH whose body is not JSON
+// (for PATCH, JSON or a JSON Merge Patch) and
 // limits every body to MaxBodyBytes: a declared length over the limit is
 // refused at once, an undeclared one is cut off while being read.
 // Requests that match no route are left to the 404 and 405 handlers.
@@ -140,8 +144,13 @@ func RequireJSON(c *gin.Context) {
 	switch c.Request.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
 		mediaType, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-		if err != nil || mediaType != "application/json" {
-			writeProblem(c, http.StatusUnsupportedMediaType, "request body must be application/json", nil)
+		patch := c.Request.Method == http.MethodPatch && mediaType == MergePatchContentType
+		if err != nil || (mediaType != "application/json" && !patch) {
+			detail := "request body must be application/json"
+			if c.Request.Method == http.MethodPatch {
+				detail = "request body must be application/merge-patch+json or application/json"
+			}
+			writeProblem(c, http.StatusUnsupportedMediaType, detail, nil)
 			return
 		}
 	}

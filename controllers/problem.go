@@ -116,7 +116,13 @@ func respondError(c *gin.Context, logger *slog.Logger, err error) {
 		c.Header("WWW-Authenticate", "Bearer")
 		writeProblem(c, http.StatusUnauthorized, "a valid bearer token is required", nil)
 	case errors.Is(err, services.ErrForbidden):
-		writeProblem(c, http.StatusForbidden, "you may only change your own resources", nil)
+		writeProblem(c, http.StatusForbidden, "you may not do this to this resource", nil)
+	case errors.Is(err, services.ErrPreconditionFailed):
+		writeProblem(c, http.StatusPreconditionFailed, "the resource has changed since the version If-Match names", nil)
+	case errors.Is(err, services.ErrIdempotencyInFlight):
+		writeProblem(c, http.StatusConflict, "a request with this Idempotency-Key is still being processed; retry when it has finished", nil)
+	case errors.Is(err, services.ErrIdempotencyMismatch):
+		writeProblem(c, http.StatusUnprocessableEntity, "this Idempotency-Key was used for a different request", nil)
 	case errors.As(err, &throttled):
 		c.Header("Retry-After", seconds(throttled.RetryAfter))
 		writeProblem(c, http.StatusTooManyRequests, "too many failed login attempts; try again later", nil)
@@ -126,6 +132,7 @@ func respondError(c *gin.Context, logger *slog.Logger, err error) {
 		writeProblem(c, http.StatusServiceUnavailable, "the server is busy", nil)
 	case errors.Is(err, services.ErrUnavailable):
 		logRequest(c, logger, slog.LevelWarn, "database unavailable", err)
+		c.Header("Retry-After", seconds(unavailableRetry))
 		writeProblem(c, http.StatusServiceUnavailable, "the database is not reachable", nil)
 	case c.Request.Context().Err() != nil:
 		// The client hung up: nobody reads the answer, and nothing failed.
@@ -136,6 +143,10 @@ func respondError(c *gin.Context, logger *slog.Logger, err error) {
 		writeProblem(c, http.StatusInternalServerError, "internal server error", nil)
 	}
 }
+
+// unavailableRetry is what a 503 for the database suggests: a moment, for
+// a pool to reconnect or a failover to finish.
+const unavailableRetry = 2 * time.Second
 
 // statusClientClosedRequest is nginx's name for an answer nobody read; it
 // shows in the access log and the metrics, never to a client.

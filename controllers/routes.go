@@ -46,10 +46,24 @@ type Access int
 const (
 	// Public routes answer anyone; a bearer token, if sent, is not read.
 	Public Access = iota
-	// Bearer routes answer a signed-in user: a valid token of a user who
-	// still exists, checked before the handler runs.
+	// Bearer routes answer any signed-in user: a valid token of a user who
+	// still exists, checked before the handler runs, as it is for each
+	// access below.
 	Bearer
+	// Admin routes answer admins only; anyone else gets 403.
+	Admin
+	// SelfOrAdmin routes act on the user in the path: the caller themselves,
+	// or anyone for an admin; another user's id is 403 whether or not it
+	// exists.
+	SelfOrAdmin
+	// OwnerOrAdmin routes act on a resource of the caller's, or on any for
+	// an admin; a missing one is 404, someone else's 403.
+	OwnerOrAdmin
 )
+
+// The rules past "signed in" are the services' (services.UserService,
+// services.ItemService), which decide them with what they know of the
+// resource; the tables say them, and tests hold the two together.
 
 func (a Access) String() string {
 	switch a {
@@ -57,6 +71,12 @@ func (a Access) String() string {
 		return "public"
 	case Bearer:
 		return "bearer"
+	case Admin:
+		return "admin"
+	case SelfOrAdmin:
+		return "self-or-admin"
+	case OwnerOrAdmin:
+		return "owner-or-admin"
 	}
 	return "unknown"
 }

@@ -8,10 +8,13 @@ import (
 	"github.com/example/apitemplate/services"
 )
 
-// AuthSet is /auth and the token checks behind every protected route.
+// AuthSet is /auth: logins, sessions and the token checks behind every
+// protected route.
 var AuthSet = wire.NewSet(
 	controllers.NewAuthController,
 	services.NewAuthService,
 	repositories.NewLoginFailureRepository,
 	wire.Bind(new(services.LoginFailures), new(*repositories.LoginFailureRepository)),
+	repositories.NewRefreshTokenRepository,
+	wire.Bind(new(services.RefreshTokens), new(*repositories.RefreshTokenRepository)),
 )

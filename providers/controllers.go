@@ -5,6 +5,8 @@ import (
 
 	"github.com/example/apitemplate/app"
 	"github.com/example/apitemplate/controllers"
+	"github.com/example/apitemplate/repositories"
+	"github.com/example/apitemplate/services"
 )
 
 // ControllerSet is every resource. Adding one is a new set here and a new
@@ -19,10 +21,14 @@ var ControllerSet = wire.NewSet(
 	Controllers,
 )
 
-// SharedSet is what several resources use.
+// SharedSet is what several resources use: request binding, list cursors,
+// and idempotency keys for the POSTs that take one.
 var SharedSet = wire.NewSet(
 	controllers.NewBinder,
 	controllers.NewCursors,
+	services.NewIdempotencyService,
+	repositories.NewIdempotencyRepository,
+	wire.Bind(new(services.IdempotencyStore), new(*repositories.IdempotencyRepository)),
 )
 
 // Controllers lists the controllers the router mounts, in order.

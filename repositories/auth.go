@@ -102,3 +102,90 @@ func (r *LoginFailureRepository) Prune(ctx context.Context, before time.Time) er
 	}
 	return nil
 }
+
+const (
+	// A token of a new family (0) starts it with a family number of its own.
+	insertRefreshToken = `
+		INSERT INTO refresh_tokens (family_id, user_id, token_hash, expires_at)
+		VALUES (COALESCE(NULLIF($1, 0), nextval('refresh_token_families')), $2, $3, $4)`
+
+	lockRefreshToken = `
+		SELECT id, family_id, user_id, expires_at, rotated_at IS NOT NULL AS rotated
+		FROM refresh_tokens
+		WHERE token_hash = $1
+		FOR UPDATE`
+
+	rotateRefreshToken = `UPDATE refresh_tokens SET rotated_at = now() WHERE id = $1`
+
+	deleteRefreshFamily = `DELETE FROM refresh_tokens WHERE family_id = $1`
+
+	deleteRefreshFamilyOf = `
+		DELETE FROM refresh_tokens
+		WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2)`
+
+	deleteUserRefreshTokens = `DELETE FROM refresh_tokens WHERE user_id = $1`
+
+	// A few at a time, by the index on expires_at: no statement reads more
+	// than it removes.
+	pruneRefreshTokens = `
+		DELETE FROM refresh_tokens
+		WHERE id IN (SELECT id FROM refresh_tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)`
+)
+
+// RefreshTokenRepository keeps sessions' refresh tokens, as hashes.
+type RefreshTokenRepository struct {
+	data *Data
+}
+
+func NewRefreshTokenRepository(data *Data) *RefreshTokenRepository {
+	return &RefreshTokenRepository{data: data}
+}
+
+func (r *RefreshTokenRepository) Issue(ctx context.Context, userID, family int64, hash []byte, expires time.Time) error {
+	if _, err := r.data.DB(ctx).ExecContext(ctx, insertRefreshToken, family, userID, hash, expires); err != nil {
+		return fmt.Errorf("issue refresh token: %w", err)
+	}
+	return nil
+}
+
+// Lock must run inside ExecTx: the row lock is held until it ends.
+func (r *RefreshTokenRepository) Lock(ctx context.Context, hash []byte) (services.RefreshToken, error) {
+	var row struct {
+		ID        int64     `db:"id"`
+		FamilyID  int64     `db:"family_id"`
+		UserID    int64     `db:"user_id"`
+		ExpiresAt time.Time `db:"expires_at"`
+		Rotated   bool      `db:"rotated"`
+	}
+	if err := r.data.DB(ctx).GetContext(ctx, &row, lockRefreshToken, hash); err != nil {
+		return services.RefreshToken{}, fmt.Errorf("refresh token: %w", err)
+	}
+	return services.RefreshToken{ID: row.ID, FamilyID: row.FamilyID, UserID: row.UserID, ExpiresAt: row.ExpiresAt, Rotated: row.Rotated}, nil
+}
+
+func (r *RefreshTokenRepository) MarkRotated(ctx context.Context, id int64) error {
+	return r.exec(ctx, "rotate refresh token", rotateRefreshToken, id)
+}
+
+func (r *RefreshTokenRepository) DeleteFamily(ctx context.Context, family int64) error {
+	return r.exec(ctx, "end session", deleteRefreshFamily, family)
+}
+
+func (r *RefreshTokenRepository) DeleteFamilyOf(ctx context.Context, userID int64, hash []byte) error {
+	return r.exec(ctx, "end session", deleteRefreshFamilyOf, hash, userID)
+}
+
+func (r *RefreshTokenRepository) DeleteUser(ctx context.Context, userID int64) error {
+	return r.exec(ctx, "end sessions", deleteUserRefreshTokens, userID)
+}
+
+func (r *RefreshTokenRepository) Prune(ctx context.Context, before time.Time, limit int) error {
+	return r.exec(ctx, "prune refresh tokens", pruneRefreshTokens, before, limit)
+}
+
+func (r *RefreshTokenRepository) exec(ctx context.Context, what, query string, args ...any) error {
+	if _, err := r.data.DB(ctx).ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}

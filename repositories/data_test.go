@@ -339,7 +339,7 @@ func TestUserEmailConflict(t *testing.T) {
 				return fmt.Errorf("create bob: %w", err)
 			}
 			email := "Ann@Example.com"
-			_, err = s.users.Update(ctx, bob.ID, services.UserChanges{Email: &email})
+			_, err = s.users.Update(ctx, bob.ID, services.UserChanges{Email: &email}, nil)
 			return err
 		}},
 	}
@@ -372,11 +372,14 @@ func TestMissingRowsAreNotFound(t *testing.T) {
 	}{
 		{"get user", func(ctx context.Context, s store) error { _, err := s.users.Get(ctx, missing); return err }},
 		{"update user", func(ctx context.Context, s store) error {
-			_, err := s.users.Update(ctx, missing, services.UserChanges{Name: &name})
+			_, err := s.users.Update(ctx, missing, services.UserChanges{Name: &name}, nil)
 			return err
 		}},
 		{"lock user", func(ctx context.Context, s store) error {
-			return s.data.ExecTx(ctx, func(ctx context.Context) error { return s.users.LockForDelete(ctx, missing) })
+			return s.data.ExecTx(ctx, func(ctx context.Context) error {
+				_, err := s.users.LockForDelete(ctx, missing)
+				return err
+			})
 		}},
 		{"delete user", func(ctx context.Context, s store) error { return s.users.Delete(ctx, missing) }},
 		{"credentials", func(ctx context.Context, s store) error {
@@ -386,10 +389,12 @@ func TestMissingRowsAreNotFound(t *testing.T) {
 		{"get item", func(ctx context.Context, s store) error { _, err := s.items.Get(ctx, missing); return err }},
 		{"item owner", func(ctx context.Context, s store) error { _, err := s.items.Owner(ctx, missing); return err }},
 		{"update item", func(ctx context.Context, s store) error {
-			_, err := s.items.UpdateOwned(ctx, missing, 1, services.ItemChanges{Name: &name})
+			_, err := s.items.Update(ctx, missing, services.ItemChanges{Name: &name}, services.WriteCondition{})
 			return err
 		}},
-		{"delete item", func(ctx context.Context, s store) error { return s.items.DeleteOwned(ctx, missing, 1) }},
+		{"delete item", func(ctx context.Context, s store) error { return s.items.Delete(ctx, missing, services.WriteCondition{}) }},
+		{"identity", func(ctx context.Context, s store) error { _, err := s.users.Identity(ctx, missing); return err }},
+		{"set role", func(ctx context.Context, s store) error { return s.users.SetRole(ctx, "nobody@example.com", services.RoleAdmin) }},
 	}
 	s := newStore(t, 4, 5*time.Second)
 	for _, tt := range tests {

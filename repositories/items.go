@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-
 	"github.com/example/apitemplate/services"
 )
 
@@ -16,6 +15,7 @@ type itemRow struct {
 	Description string    `db:"description"`
 	PriceCents  int64     `db:"price_cents"`
 	OwnerID     int64     `db:"owner_id"`
+	Version     int64     `db:"version"`
 	CreatedAt   time.Time `db:"created_at"`
 	UpdatedAt   time.Time `db:"updated_at"`
 }
@@ -23,12 +23,12 @@ type itemRow struct {
 func (r itemRow) item() services.Item {
 	return services.Item{
 		ID: r.ID, Name: r.Name, Description: r.Description, PriceCents: r.PriceCents,
-		OwnerID: r.OwnerID, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		OwnerID: r.OwnerID, Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 }
 
 const (
-	itemColumns = `id, name, description, price_cents, owner_id, created_at, updated_at`
+	itemColumns = `id, name, description, price_cents, owner_id, version, created_at, updated_at`
 
 	insertItem = `
 		INSERT INTO items (name, description, price_cents, owner_id)
@@ -39,16 +39,17 @@ const (
 
 	selectItems = `SELECT ` + itemColumns + ` FROM items`
 
-	updateOwnedItem = `
+	// A NULL change keeps the column. The WHERE clause is the id and the
+	// write's condition (see Update).
+	updateItem = `
 		UPDATE items
-		SET name        = COALESCE($3, name),
-		    description = COALESCE($4, description),
-		    price_cents = COALESCE($5, price_cents),
-		    updated_at  = now()
-		WHERE id = $1 AND owner_id = $2
-		RETURNING ` + itemColumns
+		SET name        = COALESCE($2, name),
+		    description = COALESCE($3, description),
+		    price_cents = COALESCE($4, price_cents),
+		    version     = version + 1,
+		    updated_at  = now()`
 
-	deleteOwnedItem = `DELETE FROM items WHERE id = $1 AND owner_id = $2`
+	deleteItem = `DELETE FROM items`
 
 	selectItemOwner = `SELECT owner_id FROM items WHERE id = $1`
 
@@ -136,17 +137,26 @@ func (r *ItemRepository) List(ctx context.Context, f services.ItemFilter, p serv
 	return pageOf(rows, p, total, exact, itemRow.item, func(r itemRow) services.Cursor { return r.cursor(p.Sort.Field) }), nil
 }
 
-func (r *ItemRepository) UpdateOwned(ctx context.Context, id, ownerID int64, c services.ItemChanges) (services.Item, error) {
+// Update changes the item if it meets w: the condition is in the
+// statement, so a concurrent write cannot change the item between a check
+// and the update.
+func (r *ItemRepository) Update(ctx context.Context, id int64, c services.ItemChanges, w services.WriteCondition) (services.Item, error) {
+	cond := where{args: []any{id, c.Name, c.Description, c.PriceCents}}
+	cond.and("id = $1")
+	cond.writeCondition(w)
 	var row itemRow
-	err := r.data.DB(ctx).GetContext(ctx, &row, updateOwnedItem, id, ownerID, c.Name, c.Description, c.PriceCents)
-	if err != nil {
-		return services.Item{}, err
+	if err := r.data.DB(ctx).GetContext(ctx, &row, updateItem+cond.clause()+` RETURNING `+itemColumns, cond.args...); err != nil {
+		return services.Item{}, fmt.Errorf("update item: %w", err)
 	}
 	return row.item(), nil
 }
 
-func (r *ItemRepository) DeleteOwned(ctx context.Context, id, ownerID int64) error {
-	res, err := r.data.DB(ctx).ExecContext(ctx, deleteOwnedItem, id, ownerID)
+// Delete removes the item if it meets w, in one statement, as Update does.
+func (r *ItemRepository) Delete(ctx context.Context, id int64, w services.WriteCondition) error {
+	cond := where{args: []any{id}}
+	cond.and("id = $1")
+	cond.writeCondition(w)
+	res, err := r.data.DB(ctx).ExecContext(ctx, deleteItem+cond.clause(), cond.args...)
 	if err != nil {
 		return fmt.Errorf("delete item: %w", err)
 	}

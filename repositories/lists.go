@@ -25,28 +25,6 @@ type sortKey struct {
 	cast   string // the SQL type a cursor's value is read back as
 }
 
-// where collects the conditions of a list and the arguments they bind.
-type where struct {
-	conds []string
-	args  []any
-}
-
-// bind adds v to the arguments and returns its placeholder.
-func (w *where) bind(v any) string {
-	w.args = append(w.args, v)
-	return "$" + strconv.Itoa(len(w.args))
-}
-
-// and adds a condition.
-func (w *where) and(cond string) { w.conds = append(w.conds, cond) }
-
-func (w *where) clause() string {
-	if len(w.conds) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(w.conds, " AND ")
-}
-
 // likePattern is a pattern for LIKE and ILIKE that matches text containing
 // s, in which %, _ and the escape character itself are literal.
 func likePattern(s string) string {

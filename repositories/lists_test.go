@@ -175,7 +175,7 @@ func TestListCursorIsStableWhileRowsChange(t *testing.T) {
 	}
 	rest := inOrder(allItems(t, s), sort, func(it services.Item) bool { return !seen[it.ID] })
 	deleted := rest[3]
-	if err := s.items.DeleteOwned(context.Background(), deleted, ann); err != nil {
+	if err := s.items.Delete(context.Background(), deleted, services.WriteCondition{OwnerID: &ann}); err != nil {
 		t.Fatal(err)
 	}
 	cheap, err := s.items.Create(context.Background(), services.NewItem{Name: "cheap", PriceCents: 0, OwnerID: ann})

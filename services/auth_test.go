@@ -22,6 +22,7 @@ import (
 var testAuthConfig = services.AuthConfig{
 	JWTSecret:   []byte("0123456789abcdef0123456789abcdef"),
 	TokenTTL:    time.Hour,
+	RefreshTTL:  30 * 24 * time.Hour,
 	Issuer:      "apitemplate-test",
 	Audience:    "apitemplate-clients",
 	BcryptCost:  4,
@@ -39,15 +40,13 @@ const (
 
 // fakeCredentials is a services.CredentialStore with one account per email.
 type fakeCredentials struct {
-	byEmail     map[string]services.Credentials
-	existing    map[int64]bool
-	existsErr   error
-	credCalls   int
-	existsCalls int
+	byEmail       map[string]services.Credentials
+	identities    map[int64]services.Identity
+	identityErr   error
+	identityCalls int
 }
 
 func (f *fakeCredentials) Credentials(_ context.Context, email string) (services.Credentials, error) {
-	f.credCalls++
 	c, ok := f.byEmail[email]
 	if !ok {
 		return services.Credentials{}, services.ErrNotFound
@@ -55,9 +54,105 @@ func (f *fakeCredentials) Credentials(_ context.Context, email string) (services
 	return c, nil
 }
 
-func (f *fakeCredentials) Exists(_ context.Context, id int64) (bool, error) {
-	f.existsCalls++
-	return f.existing[id], f.existsErr
+func (f *fakeCredentials) CredentialsOf(_ context.Context, id int64) (services.Credentials, error) {
+	for _, c := range f.byEmail {
+		if c.UserID == id {
+			return c, nil
+		}
+	}
+	return services.Credentials{}, services.ErrNotFound
+}
+
+func (f *fakeCredentials) Identity(_ context.Context, id int64) (services.Identity, error) {
+	f.identityCalls++
+	if f.identityErr != nil {
+		return services.Identity{}, f.identityErr
+	}
+	i, ok := f.identities[id]
+	if !ok {
+		return services.Identity{}, services.ErrNotFound
+	}
+	return i, nil
+}
+
+func (f *fakeCredentials) SetPassword(_ context.Context, id int64, hash string) (int64, error) {
+	for email, c := range f.byEmail {
+		if c.UserID == id {
+			c.PasswordHash = hash
+			c.TokenGeneration++
+			f.byEmail[email] = c
+			i := f.identities[id]
+			i.TokenGeneration = c.TokenGeneration
+			f.identities[id] = i
+			return c.TokenGeneration, nil
+		}
+	}
+	return 0, services.ErrNotFound
+}
+
+// fakeRefresh is a services.RefreshTokens in memory.
+type fakeRefresh struct {
+	tokens     map[string]services.RefreshToken // by hash
+	nextID     int64
+	nextFamily int64
+}
+
+func (f *fakeRefresh) Issue(_ context.Context, userID, family int64, hash []byte, expires time.Time) error {
+	f.nextID++
+	if family == 0 {
+		f.nextFamily++
+		family = f.nextFamily
+	}
+	f.tokens[string(hash)] = services.RefreshToken{ID: f.nextID, FamilyID: family, UserID: userID, ExpiresAt: expires}
+	return nil
+}
+
+func (f *fakeRefresh) Lock(_ context.Context, hash []byte) (services.RefreshToken, error) {
+	rt, ok := f.tokens[string(hash)]
+	if !ok {
+		return services.RefreshToken{}, services.ErrNotFound
+	}
+	return rt, nil
+}
+
+func (f *fakeRefresh) MarkRotated(_ context.Context, id int64) error {
+	for h, rt := range f.tokens {
+		if rt.ID == id {
+			rt.Rotated = true
+			f.tokens[h] = rt
+		}
+	}
+	return nil
+}
+
+func (f *fakeRefresh) deleteWhere(match func(services.RefreshToken) bool) {
+	for h, rt := range f.tokens {
+		if match(rt) {
+			delete(f.tokens, h)
+		}
+	}
+}
+
+func (f *fakeRefresh) DeleteFamily(_ context.Context, family int64) error {
+	f.deleteWhere(func(rt services.RefreshToken) bool { return rt.FamilyID == family })
+	return nil
+}
+
+func (f *fakeRefresh) DeleteFamilyOf(_ context.Context, userID int64, hash []byte) error {
+	if rt, ok := f.tokens[string(hash)]; ok && rt.UserID == userID {
+		f.deleteWhere(func(o services.RefreshToken) bool { return o.FamilyID == rt.FamilyID })
+	}
+	return nil
+}
+
+func (f *fakeRefresh) DeleteUser(_ context.Context, userID int64) error {
+	f.deleteWhere(func(rt services.RefreshToken) bool { return rt.UserID == userID })
+	return nil
+}
+
+func (f *fakeRefresh) Prune(_ context.Context, before time.Time, _ int) error {
+	f.deleteWhere(func(rt services.RefreshToken) bool { return rt.ExpiresAt.Before(before) })
+	return nil
 }
 
 // fakeFailures is a services.LoginFailures in memory.
@@ -164,6 +259,7 @@ type authFixture struct {
 	svc      *services.AuthService
 	creds    *fakeCredentials
 	failures *fakeFailures
+	refresh  *fakeRefresh
 }
 
 // newAuth returns an AuthService that knows Ann, whose account exists.
@@ -176,12 +272,13 @@ func newAuth(t *testing.T) authFixture {
 	}
 	f := authFixture{
 		creds: &fakeCredentials{
-			byEmail:  map[string]services.Credentials{annEmail: {UserID: annID, PasswordHash: hash}},
-			existing: map[int64]bool{annID: true},
+			byEmail:    map[string]services.Credentials{annEmail: {UserID: annID, Email: annEmail, PasswordHash: hash, TokenGeneration: 1}},
+			identities: map[int64]services.Identity{annID: {Role: services.RoleUser, TokenGeneration: 1}},
 		},
+		refresh:  &fakeRefresh{tokens: map[string]services.RefreshToken{}},
 		failures: &fakeFailures{records: map[int64]fakeRecord{}},
 	}
-	f.svc, err = services.NewAuthService(testAuthConfig, f.creds, f.failures, inPlace{}, hasher)
+	f.svc, err = services.NewAuthService(testAuthConfig, f.creds, f.failures, f.refresh, inPlace{}, hasher)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +298,7 @@ func TestLoginIssuesHS256Token(t *testing.T) {
 	}
 
 	var claims jwt.RegisteredClaims
-	parsed, err := jwt.ParseWithClaims(tok.Token, &claims, func(*jwt.Token) (any, error) { return testAuthConfig.JWTSecret, nil },
+	parsed, err := jwt.ParseWithClaims(tok.Access, &claims, func(*jwt.Token) (any, error) { return testAuthConfig.JWTSecret, nil },
 		jwt.WithValidMethods([]string{"HS256"}))
 	if err != nil {
 		t.Fatalf("token does not verify as HS256 with the secret: %v", err)
@@ -225,7 +322,7 @@ func TestLoginIssuesHS256Token(t *testing.T) {
 		t.Errorf("exp = %v, want iat + %s", claims.ExpiresAt, testAuthConfig.TokenTTL)
 	}
 
-	caller, err := f.svc.Authenticate(context.Background(), tok.Token)
+	caller, err := f.svc.Authenticate(context.Background(), tok.Access)
 	if err != nil || caller.UserID != annID {
 		t.Fatalf("Authenticate(issued token) = %+v, %v; want user %d", caller, err, annID)
 	}
@@ -248,7 +345,7 @@ func TestLoginFailsAlikeForWrongPasswordAndUnknownEmail(t *testing.T) {
 			if errors.Is(err, services.ErrNotFound) {
 				t.Fatalf("err = %v reveals that the account does not exist", err)
 			}
-			if tok.Token != "" {
+			if tok.Access != "" {
 				t.Fatalf("a failed login returned a token")
 			}
 			want := [][]string{{"email:" + tt.email, "addr:" + clientAddr}}
@@ -298,9 +395,6 @@ func TestLoginThrottles(t *testing.T) {
 			if throttled.RetryAfter <= 0 || throttled.RetryAfter > want || throttled.RetryAfter < want-5*time.Second {
 				t.Fatalf("RetryAfter = %s, want about %s", throttled.RetryAfter, want)
 			}
-			if f.creds.credCalls != 0 {
-				t.Fatalf("a throttled login looked up the credentials %d times", f.creds.credCalls)
-			}
 			if len(f.failures.recorded()) != 0 || len(f.failures.cleared) != 0 {
 				t.Fatalf("a throttled login recorded %q and cleared %q", f.failures.recorded(), f.failures.cleared)
 			}
@@ -346,7 +440,7 @@ func TestLoginWithoutAWorkerCountsNoFailure(t *testing.T) {
 	cfg := testAuthConfig
 	cfg.BcryptCost, cfg.HashWorkers, cfg.HashQueueTimeout = 10, 1, 10*time.Millisecond
 	hasher := services.NewPasswordHasher(cfg)
-	svc, err := services.NewAuthService(cfg, f.creds, f.failures, inPlace{}, hasher)
+	svc, err := services.NewAuthService(cfg, f.creds, f.failures, f.refresh, inPlace{}, hasher)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,6 +467,7 @@ func validClaims(sub string) jwt.MapClaims {
 		"aud": testAuthConfig.Audience,
 		"iat": now.Unix(),
 		"exp": now.Add(time.Hour).Unix(),
+		"gen": 1,
 	}
 }
 
@@ -463,6 +558,12 @@ func TestAuthenticate(t *testing.T) {
 			return sign(t, jwt.SigningMethodHS256, secret, with(func(c jwt.MapClaims) { delete(c, "sub") }))
 		}, false},
 		{"user no longer exists", func(t *testing.T) string { return sign(t, jwt.SigningMethodHS256, secret, validClaims("43")) }, false},
+		{"an older token generation", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, secret, with(func(c jwt.MapClaims) { c["gen"] = 0 }))
+		}, false},
+		{"no token generation", func(t *testing.T) string {
+			return sign(t, jwt.SigningMethodHS256, secret, with(func(c jwt.MapClaims) { delete(c, "gen") }))
+		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -483,7 +584,7 @@ func TestAuthenticate(t *testing.T) {
 
 func TestAuthenticateStoreFailureIsNotUnauthenticated(t *testing.T) {
 	f := newAuth(t)
-	f.creds.existsErr = errStore
+	f.creds.identityErr = errStore
 	_, err := f.svc.Authenticate(context.Background(), sign(t, jwt.SigningMethodHS256, testAuthConfig.JWTSecret, validClaims(strconv.Itoa(annID))))
 	// A database outage is a 500, not a reason to log everyone out.
 	if !errors.Is(err, errStore) || errors.Is(err, services.ErrUnauthenticated) {

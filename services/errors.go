@@ -14,6 +14,15 @@ var (
 	ErrInvalidCredentials = errors.New("invalid email or password")
 	ErrUnauthenticated    = errors.New("authentication required")
 	ErrForbidden          = errors.New("forbidden")
+	// ErrPreconditionFailed is a conditional write whose resource is no
+	// longer at any of the versions it was conditioned on.
+	ErrPreconditionFailed = errors.New("the resource has changed")
+	// ErrIdempotencyInFlight is a request whose Idempotency-Key another
+	// request is still being processed with.
+	ErrIdempotencyInFlight = errors.New("a request with this idempotency key is in progress")
+	// ErrIdempotencyMismatch is an Idempotency-Key already used for a
+	// different request.
+	ErrIdempotencyMismatch = errors.New("the idempotency key was used for a different request")
 	// ErrUnavailable is a database that could not be reached, or did not
 	// answer within the request's time on the database. It wraps the
 	// driver's error, for the log.

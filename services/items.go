@@ -14,6 +14,7 @@ type Item struct {
 	Description string
 	PriceCents  int64
 	OwnerID     int64
+	Version     int64 // goes up by one with every change
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
@@ -41,19 +42,28 @@ type ItemFilter struct {
 	NameContains  *string // case-insensitively
 }
 
-// ItemStore persists items. The *Owned methods touch a row only when it
-// belongs to ownerID and report ErrNotFound otherwise, so the common case
-// costs one statement.
+// WriteCondition narrows a write to the row it may change: one owned by
+// OwnerID, when set, and at one of Versions, when set.
+type WriteCondition struct {
+	OwnerID  *int64
+	Versions Versions
+}
+
+// ItemStore persists items. Update and Delete touch the row only when it
+// meets the condition, and report ErrNotFound otherwise, so that the common
+// case costs one statement and a concurrent write cannot slip in between a
+// check and the change.
 type ItemStore interface {
 	Create(ctx context.Context, it NewItem) (Item, error)
 	Get(ctx context.Context, id int64) (Item, error)
 	List(ctx context.Context, f ItemFilter, p Page) (PageOf[Item], error)
-	UpdateOwned(ctx context.Context, id, ownerID int64, c ItemChanges) (Item, error)
-	DeleteOwned(ctx context.Context, id, ownerID int64) error
+	Update(ctx context.Context, id int64, c ItemChanges, w WriteCondition) (Item, error)
+	Delete(ctx context.Context, id int64, w WriteCondition) error
 	Owner(ctx context.Context, id int64) (int64, error)
 }
 
-// ItemService holds the rules for items.
+// ItemService holds the rules for items: anyone reads them, a signed-in
+// user creates them, and their owner or an admin changes them.
 type ItemService struct {
 	items ItemStore
 }
@@ -88,12 +98,15 @@ func (s *ItemService) List(ctx context.Context, f ItemFilter, p Page) (PageOf[It
 	return page, nil
 }
 
-// Update changes an item the caller owns. A missing item is ErrNotFound even
-// for a caller who could not have changed it: 404 is decided before 403.
-func (s *ItemService) Update(ctx context.Context, caller Caller, id int64, c ItemChanges) (Item, error) {
-	it, err := s.items.UpdateOwned(ctx, id, caller.UserID, c)
+// Update changes an item the caller owns, or any item for an admin, if it
+// is at one of versions. Why a write did not apply is told in this order:
+// the item does not exist (ErrNotFound), is not the caller's
+// (ErrForbidden), has changed (ErrPreconditionFailed).
+func (s *ItemService) Update(ctx context.Context, caller Caller, id int64, c ItemChanges, versions Versions) (Item, error) {
+	w := writeCondition(caller, versions)
+	it, err := s.items.Update(ctx, id, c, w)
 	if errors.Is(err, ErrNotFound) {
-		err = s.whyNotOwned(ctx, id)
+		err = s.whyNot(ctx, id, w)
 	}
 	if err != nil {
 		return Item{}, fmt.Errorf("update item %d: %w", id, err)
@@ -101,11 +114,12 @@ func (s *ItemService) Update(ctx context.Context, caller Caller, id int64, c Ite
 	return it, nil
 }
 
-// Delete removes an item the caller owns, with the same 404-before-403 rule.
-func (s *ItemService) Delete(ctx context.Context, caller Caller, id int64) error {
-	err := s.items.DeleteOwned(ctx, id, caller.UserID)
+// Delete removes an item by the same rules as Update.
+func (s *ItemService) Delete(ctx context.Context, caller Caller, id int64, versions Versions) error {
+	w := writeCondition(caller, versions)
+	err := s.items.Delete(ctx, id, w)
 	if errors.Is(err, ErrNotFound) {
-		err = s.whyNotOwned(ctx, id)
+		err = s.whyNot(ctx, id, w)
 	}
 	if err != nil {
 		return fmt.Errorf("delete item %d: %w", id, err)
@@ -113,11 +127,22 @@ func (s *ItemService) Delete(ctx context.Context, caller Caller, id int64) error
 	return nil
 }
 
-// whyNotOwned tells apart the two reasons an owned-row statement matched
-// nothing: the item does not exist, or someone else owns it.
-func (s *ItemService) whyNotOwned(ctx context.Context, id int64) error {
-	if _, err := s.items.Owner(ctx, id); err != nil {
-		return err
+func writeCondition(caller Caller, versions Versions) WriteCondition {
+	w := WriteCondition{Versions: versions}
+	if !caller.IsAdmin() {
+		w.OwnerID = &caller.UserID
 	}
-	return ErrForbidden
+	return w
+}
+
+// whyNot tells apart the reasons a conditional write matched nothing.
+func (s *ItemService) whyNot(ctx context.Context, id int64, w WriteCondition) error {
+	owner, err := s.items.Owner(ctx, id)
+	switch {
+	case err != nil:
+		return err
+	case w.OwnerID != nil && owner != *w.OwnerID:
+		return ErrForbidden
+	}
+	return ErrPreconditionFailed
 }

@@ -10,13 +10,14 @@ import (
 	"github.com/example/apitemplate/services"
 )
 
-// fakeItems is a services.ItemStore over a map of item id to owner id. Its
-// *Owned methods behave like the SQL ones: ErrNotFound unless the item exists
-// and belongs to the given owner.
+// fakeItems is a services.ItemStore over maps of item id to owner id and
+// version. Update and Delete behave like the SQL: ErrNotFound unless the
+// item exists and meets the write's condition.
 type fakeItems struct {
-	owners map[int64]int64
-	fail   map[string]error
-	log    opLog
+	owners   map[int64]int64
+	versions map[int64]int64
+	fail     map[string]error
+	log      opLog
 }
 
 func (f *fakeItems) Create(_ context.Context, it services.NewItem) (services.Item, error) {
@@ -38,28 +39,31 @@ func (f *fakeItems) List(_ context.Context, _ services.ItemFilter, _ services.Pa
 	return services.PageOf[services.Item]{}, f.fail["List"]
 }
 
-func (f *fakeItems) owned(id, ownerID int64) bool {
+// meets reports whether item id exists and meets w, as the SQL decides it.
+func (f *fakeItems) meets(id int64, w services.WriteCondition) bool {
 	owner, ok := f.owners[id]
-	return ok && owner == ownerID
+	version := f.versions[id]
+	return ok && (w.OwnerID == nil || owner == *w.OwnerID) && (w.Versions == nil || slices.Contains(w.Versions, version))
 }
 
-func (f *fakeItems) UpdateOwned(_ context.Context, id, ownerID int64, _ services.ItemChanges) (services.Item, error) {
-	f.log.add("UpdateOwned %d", id)
-	if err := f.fail["UpdateOwned"]; err != nil {
+func (f *fakeItems) Update(_ context.Context, id int64, _ services.ItemChanges, w services.WriteCondition) (services.Item, error) {
+	f.log.add("Update %d", id)
+	if err := f.fail["Update"]; err != nil {
 		return services.Item{}, err
 	}
-	if !f.owned(id, ownerID) {
+	if !f.meets(id, w) {
 		return services.Item{}, services.ErrNotFound
 	}
-	return services.Item{ID: id, OwnerID: ownerID}, nil
+	f.versions[id]++
+	return services.Item{ID: id, OwnerID: f.owners[id], Version: f.versions[id]}, nil
 }
 
-func (f *fakeItems) DeleteOwned(_ context.Context, id, ownerID int64) error {
-	f.log.add("DeleteOwned %d", id)
-	if err := f.fail["DeleteOwned"]; err != nil {
+func (f *fakeItems) Delete(_ context.Context, id int64, w services.WriteCondition) error {
+	f.log.add("Delete %d", id)
+	if err := f.fail["Delete"]; err != nil {
 		return err
 	}
-	if !f.owned(id, ownerID) {
+	if !f.meets(id, w) {
 		return services.ErrNotFound
 	}
 	delete(f.owners, id)
@@ -78,49 +82,60 @@ func (f *fakeItems) Owner(_ context.Context, id int64) (int64, error) {
 	return owner, nil
 }
 
-func TestItemServiceOwnership(t *testing.T) {
+func TestItemServiceWriteRules(t *testing.T) {
 	const caller, other = 1, 2
 	const mine, theirs, missing = 10, 20, 30
 	price := int64(500)
+	user := services.Caller{UserID: caller, Role: services.RoleUser}
+	admin := services.Caller{UserID: caller, Role: services.RoleAdmin}
 
 	methods := []struct {
 		name string
-		op   string // the store's owned-row method
-		call func(s *services.ItemService, id int64) error
+		op   string // the store's conditional write
+		call func(s *services.ItemService, caller services.Caller, id int64, v services.Versions) error
 	}{
-		{"update", "UpdateOwned", func(s *services.ItemService, id int64) error {
-			it, err := s.Update(context.Background(), services.Caller{UserID: caller}, id, services.ItemChanges{PriceCents: &price})
+		{"update", "Update", func(s *services.ItemService, caller services.Caller, id int64, v services.Versions) error {
+			it, err := s.Update(context.Background(), caller, id, services.ItemChanges{PriceCents: &price}, v)
 			if err == nil && it.ID != id {
 				return errors.New("Update returned another item")
 			}
 			return err
 		}},
-		{"delete", "DeleteOwned", func(s *services.ItemService, id int64) error {
-			return s.Delete(context.Background(), services.Caller{UserID: caller}, id)
+		{"delete", "Delete", func(s *services.ItemService, caller services.Caller, id int64, v services.Versions) error {
+			return s.Delete(context.Background(), caller, id, v)
 		}},
 	}
 	cases := []struct {
-		name    string
-		id      int64
-		fail    map[string]error
-		wantErr error // nil: success
-		notErr  error
+		name     string
+		caller   services.Caller
+		id       int64
+		versions services.Versions
+		fail     map[string]error
+		wantErr  error // nil: success
+		notErr   error
 		// owner: whether the service had to ask who owns the item
 		owner bool
 	}{
 		// The common case costs one statement.
-		{name: "own item", id: mine},
-		{name: "another user's item", id: theirs, wantErr: services.ErrForbidden, notErr: services.ErrNotFound, owner: true},
-		// 404 is decided before 403: a missing item is not forbidden.
-		{name: "missing item", id: missing, wantErr: services.ErrNotFound, notErr: services.ErrForbidden, owner: true},
-		{name: "owned-row statement fails", id: theirs, fail: map[string]error{"UpdateOwned": errStore, "DeleteOwned": errStore}, wantErr: errStore},
-		{name: "owner lookup fails", id: theirs, fail: map[string]error{"Owner": errStore}, wantErr: errStore, notErr: services.ErrForbidden, owner: true},
+		{name: "own item", caller: user, id: mine},
+		{name: "own item at its version", caller: user, id: mine, versions: services.Versions{3}},
+		{name: "another user's item", caller: user, id: theirs, wantErr: services.ErrForbidden, notErr: services.ErrNotFound, owner: true},
+		{name: "another user's item, by an admin", caller: admin, id: theirs},
+		// 404 before 403 before 412.
+		{name: "missing item", caller: user, id: missing, wantErr: services.ErrNotFound, notErr: services.ErrForbidden, owner: true},
+		{name: "missing item, by an admin", caller: admin, id: missing, wantErr: services.ErrNotFound, owner: true},
+		{name: "missing item with a version", caller: user, id: missing, versions: services.Versions{1}, wantErr: services.ErrNotFound, owner: true},
+		{name: "another user's item with a stale version", caller: user, id: theirs, versions: services.Versions{1}, wantErr: services.ErrForbidden, owner: true},
+		{name: "own item changed since", caller: user, id: mine, versions: services.Versions{1, 2}, wantErr: services.ErrPreconditionFailed, notErr: services.ErrNotFound, owner: true},
+		{name: "an admin with a stale version", caller: admin, id: theirs, versions: services.Versions{}, wantErr: services.ErrPreconditionFailed, owner: true},
+		{name: "conditional write fails", caller: user, id: theirs, fail: map[string]error{"Update": errStore, "Delete": errStore}, wantErr: errStore},
+		{name: "owner lookup fails", caller: user, id: theirs, fail: map[string]error{"Owner": errStore}, wantErr: errStore, notErr: services.ErrForbidden, owner: true},
 	}
 	for _, m := range methods {
 		for _, tt := range cases {
 			t.Run(m.name+"/"+tt.name, func(t *testing.T) {
-				store := &fakeItems{owners: map[int64]int64{mine: caller, theirs: other}, fail: tt.fail}
-				err := m.call(services.NewItemService(store), tt.id)
+				store := &fakeItems{owners: map[int64]int64{mine: caller, theirs: other}, versions: map[int64]int64{mine: 3, theirs: 3}, fail: tt.fail}
+				err := m.call(services.NewItemService(store), tt.caller, tt.id, tt.versions)
 				if tt.wantErr == nil {
 					if err != nil {
 						t.Fatalf("err = %v, want success", err)

@@ -71,7 +71,7 @@ func TestUserServiceDeleteIsAtomicInTheDatabase(t *testing.T) {
 
 			svc := services.NewUserService(users, itemRepo, data, testHasher())
 			tt.run(data, func(ctx context.Context) {
-				if err := svc.Delete(ctx, services.Caller{UserID: ann.ID}, ann.ID); !errors.Is(err, errUserDelete) {
+				if err := svc.Delete(ctx, services.Caller{UserID: ann.ID}, ann.ID, nil); !errors.Is(err, errUserDelete) {
 					t.Errorf("Delete = %v, want the user deletion's error", err)
 				}
 			})

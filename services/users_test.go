@@ -78,7 +78,7 @@ func (f *fakeUsers) List(_ context.Context, _ services.UserFilter, _ services.Pa
 	return services.PageOf[services.User]{}, f.fail["List"]
 }
 
-func (f *fakeUsers) Update(_ context.Context, id int64, c services.UserChanges) (services.User, error) {
+func (f *fakeUsers) Update(_ context.Context, id int64, c services.UserChanges, _ services.Versions) (services.User, error) {
 	f.log.add("Update %d", id)
 	if err := f.fail["Update"]; err != nil {
 		return services.User{}, err
@@ -90,9 +90,14 @@ func (f *fakeUsers) Update(_ context.Context, id int64, c services.UserChanges) 
 	return u, nil
 }
 
-func (f *fakeUsers) LockForDelete(_ context.Context, id int64) error {
+func (f *fakeUsers) LockForDelete(_ context.Context, id int64) (int64, error) {
 	f.log.add("LockForDelete %d", id)
-	return f.fail["LockForDelete"]
+	return 1, f.fail["LockForDelete"]
+}
+
+func (f *fakeUsers) SetRole(_ context.Context, email string, role services.Role) error {
+	f.log.add("SetRole %s %s", email, role)
+	return f.fail["SetRole"]
 }
 
 func (f *fakeUsers) Delete(_ context.Context, id int64) error {
@@ -124,11 +129,11 @@ func TestUserServiceRefusesAnotherAccount(t *testing.T) {
 		call func(s *services.UserService) error
 	}{
 		{"update", func(s *services.UserService) error {
-			_, err := s.Update(context.Background(), services.Caller{UserID: 1}, 2, services.UserChanges{Name: &name})
+			_, err := s.Update(context.Background(), services.Caller{UserID: 1}, 2, services.UserChanges{Name: &name}, nil)
 			return err
 		}},
 		{"delete", func(s *services.UserService) error {
-			return s.Delete(context.Background(), services.Caller{UserID: 1}, 2)
+			return s.Delete(context.Background(), services.Caller{UserID: 1}, 2, nil)
 		}},
 	}
 	for _, tt := range tests {
@@ -173,25 +178,37 @@ func TestUserServiceSignUpRefusesATakenEmailWithoutHashing(t *testing.T) {
 func TestUserServiceUpdate(t *testing.T) {
 	name := "Ann"
 	conflict := &services.ConflictError{Resource: "user", Field: "email"}
+	admin := services.Caller{UserID: 1, Role: services.RoleAdmin}
+	self := services.Caller{UserID: 7, Role: services.RoleUser}
 	tests := []struct {
 		name     string
-		storeErr error
+		caller   services.Caller
+		fail     map[string]error
+		versions services.Versions
+		wantOps  []string
 		wantErr  error // nil: success
 		notErr   error // an error the result must not match
 	}{
-		{name: "own account", storeErr: nil},
+		{name: "own account", caller: self, wantOps: []string{"Update 7"}},
+		{name: "another account, by an admin", caller: admin, wantOps: []string{"Update 7"}},
 		// The caller was deleted after the token was checked: that is a
 		// stale identity (401), not a missing resource (404).
-		{name: "own account gone", storeErr: services.ErrNotFound, wantErr: services.ErrUnauthenticated, notErr: services.ErrNotFound},
-		{name: "conflict passes through", storeErr: conflict, wantErr: conflict},
-		{name: "store failure passes through", storeErr: errStore, wantErr: errStore},
+		{name: "own account gone", caller: self, fail: map[string]error{"Update": services.ErrNotFound, "Get": services.ErrNotFound},
+			wantOps: []string{"Update 7", "Get 7"}, wantErr: services.ErrUnauthenticated, notErr: services.ErrNotFound},
+		{name: "missing account, by an admin", caller: admin, fail: map[string]error{"Update": services.ErrNotFound, "Get": services.ErrNotFound},
+			wantOps: []string{"Update 7", "Get 7"}, wantErr: services.ErrNotFound},
+		// The account exists, so a write that matched nothing found another version.
+		{name: "changed since", caller: self, versions: services.Versions{1}, fail: map[string]error{"Update": services.ErrNotFound},
+			wantOps: []string{"Update 7", "Get 7"}, wantErr: services.ErrPreconditionFailed},
+		{name: "conflict passes through", caller: self, fail: map[string]error{"Update": conflict}, wantOps: []string{"Update 7"}, wantErr: conflict},
+		{name: "store failure passes through", caller: self, fail: map[string]error{"Update": errStore}, wantOps: []string{"Update 7"}, wantErr: errStore},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			svc, log, _ := newUserService(map[string]error{"Update": tt.storeErr})
-			u, err := svc.Update(context.Background(), services.Caller{UserID: 7}, 7, services.UserChanges{Name: &name})
-			if !slices.Equal(log.ops, []string{"Update 7"}) {
-				t.Fatalf("store calls = %q, want one Update of account 7", log.ops)
+			svc, log, _ := newUserService(tt.fail)
+			u, err := svc.Update(context.Background(), tt.caller, 7, services.UserChanges{Name: &name}, tt.versions)
+			if !slices.Equal(log.ops, tt.wantOps) {
+				t.Fatalf("store calls = %q, want %q", log.ops, tt.wantOps)
 			}
 			if tt.wantErr == nil {
 				if err != nil || u.ID != 7 || u.Name != "Ann" {
@@ -211,7 +228,7 @@ func TestUserServiceUpdate(t *testing.T) {
 
 func TestUserServiceDeleteIsOneTransaction(t *testing.T) {
 	svc, log, tx := newUserService(nil)
-	if err := svc.Delete(context.Background(), services.Caller{UserID: 7}, 7); err != nil {
+	if err := svc.Delete(context.Background(), services.Caller{UserID: 7}, 7, nil); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	want := []string{"LockForDelete 7 (tx)", "DeleteByOwner 7 (tx)", "Delete 7 (tx)"}
@@ -259,7 +276,7 @@ func TestUserServiceDeleteFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, log, _ := newUserService(tt.fail)
-			err := svc.Delete(context.Background(), services.Caller{UserID: 7}, 7)
+			err := svc.Delete(context.Background(), services.Caller{UserID: 7}, 7, nil)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}

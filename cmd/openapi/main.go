@@ -5,7 +5,8 @@
 // Swagger 2.0 (and swag's annotations) cannot say some things this API does,
 // so the conversion adds them: the bearer scheme becomes `type: http, scheme:
 // bearer`; error responses are application/problem+json; a protected route's
-// 401 carries WWW-Authenticate; every response carries X-Request-ID; the
+// 401 carries WWW-Authenticate, and every 503 Retry-After; every response
+// carries X-Request-ID; the
 // headers a response documents are required; public operations say so with
 // an empty security requirement; optional request fields accept null; and
 // the fields of response bodies are required, as the server always sends
@@ -57,6 +58,7 @@ func convert(in, out string) error {
 	useProblemJSON(v3)
 	markPublicOperations(v3)
 	addAuthenticateHeader(v3)
+	addRetryAfterHeader(v3)
 	requireResponseHeaders(v3)
 	addRequestIDHeader(v3)
 	acceptNullOptionalFields(v3)
@@ -134,6 +136,27 @@ func addAuthenticateHeader(doc *openapi3.T) {
 	}
 }
 
+// addRetryAfterHeader documents the Retry-After that every 503 carries:
+// the seconds to wait, whether the database was unreachable or the server
+// busy.
+func addRetryAfterHeader(doc *openapi3.T) {
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			res := op.Responses.Value("503")
+			if res == nil || res.Value == nil {
+				continue
+			}
+			if res.Value.Headers == nil {
+				res.Value.Headers = openapi3.Headers{}
+			}
+			res.Value.Headers["Retry-After"] = &openapi3.HeaderRef{Value: &openapi3.Header{Parameter: openapi3.Parameter{
+				Description: "Seconds to wait before trying again.",
+				Schema:      openapi3.NewInt32Schema().WithMin(1).NewRef(),
+			}}}
+		}
+	}
+}
+
 // requireResponseHeaders marks every documented response header required:
 // Swagger 2.0 has no way to say so, and each one this API documents is always
 // sent. swag's header annotation takes no format either: an integer header
@@ -190,8 +213,8 @@ func addRequestIDHeader(doc *openapi3.T) {
 
 // acceptNullOptionalFields makes the optional properties of request bodies
 // nullable: the server decodes JSON null as "absent" (keep the value, or
-// use the default), and clients generated from the document should be able
-// to send what the server accepts.
+// use the default), or in a merge patch as "clear", and clients generated
+// from the document should be able to send what the server accepts.
 func acceptNullOptionalFields(doc *openapi3.T) {
 	done := map[*openapi3.Schema]bool{}
 	for _, item := range doc.Paths.Map() {
@@ -214,7 +237,16 @@ func acceptNullOptionalFields(doc *openapi3.T) {
 				}
 				done[schema] = true
 				for name, prop := range schema.Properties {
-					if prop.Value != nil && prop.Ref == "" && !slices.Contains(schema.Required, name) {
+					if prop.Value == nil || prop.Ref != "" {
+						continue
+					}
+					// A merge patch's member that cannot be cleared (tagged
+					// patch:"required" in Go) refuses null.
+					if _, notNull := prop.Value.Extensions["x-not-null"]; notNull {
+						delete(prop.Value.Extensions, "x-not-null")
+						continue
+					}
+					if !slices.Contains(schema.Required, name) {
 						prop.Value.Nullable = true
 					}
 				}

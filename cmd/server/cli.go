@@ -30,9 +30,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "", "serve the API until SIGTERM or SIGINT (the default)", serve},
-		{"routes", "", "list every route, its handler and whether it needs a bearer token; needs no database", routes},
+		{"routes", "", "list every route, who may call it and its handler; needs no database", routes},
 		{"schema", "[-o file]", "write the OpenAPI 3 document", schema},
 		{"migrate", "up|down|status", "apply pending migrations, roll back the last one, or list them, on DATABASE_URL", migrate},
+		{"users", "promote|demote EMAIL", "make an account an admin, or a user again; it takes effect on its next request", users},
 	}
 }
 
@@ -89,7 +90,7 @@ func usage(w io.Writer) error {
 	p := &printer{w: w}
 	p.printf("Usage: server [command] [arguments]\n\nCommands:\n")
 	for _, c := range commands() {
-		p.printf("  %-8s %-15s %s\n", c.name, c.args, c.summary)
+		p.printf("  %-8s %-21s %s\n", c.name, c.args, c.summary)
 	}
 	p.printf("\nSettings come from the environment, then .env in the working directory\n")
 	p.printf("(see .env.example). \"server COMMAND -h\" describes a command.\n")

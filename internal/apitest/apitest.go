@@ -99,6 +99,7 @@ func Config(databaseURL string) app.Config {
 		DBQueryTimeout:            5 * time.Second,
 		JWTSecret:                 "test-secret-test-secret-test-secret!",
 		JWTTTL:                    time.Hour,
+		RefreshTTL:                30 * 24 * time.Hour,
 		JWTIssuer:                 "apitemplate",
 		JWTAudience:               "apitemplate",
 		BcryptCost:                4,
