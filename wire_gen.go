@@ -27,13 +27,14 @@ func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error
 		return nil, nil, err
 	}
 	data := app.NewData(cfg, db)
+	sessionMetrics := app.NewSessionMetrics()
 	authConfig, err := app.NewAuthConfig(cfg, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	passwordHasher := services.NewPasswordHasher(authConfig)
-	metrics, err := app.NewMetrics(cfg, logger, db, data, passwordHasher)
+	metrics, err := app.NewMetrics(cfg, logger, db, data, sessionMetrics, passwordHasher)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -59,8 +60,9 @@ func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error
 	v := providers.Controllers(authController, userController, itemController)
 	routes := app.NewRoutes(cfg, data, metrics, v)
 	requestDeps := &providers.RequestDeps{
-		Data: data,
-		Auth: authService,
+		Data:     data,
+		Sessions: sessionMetrics,
+		Auth:     authService,
 	}
 	controllersNewRequestScope := newRequestScope(requestDeps)
 	engine, err := app.NewRouter(cfg, logger, routes, metrics, controllersNewRequestScope)
@@ -103,10 +105,12 @@ func InitializeUsers(cfg app.Config, logOutput io.Writer) (*services.UserService
 // however it ends.
 func InitializeRequestScope(r *http.Request, access controllers.Access, deps *providers.RequestDeps) (*controllers.RequestScope, func(), error) {
 	data := deps.Data
-	session := repositories.NewSession(data)
+	sessionObserver := deps.Sessions
+	session, cleanup := repositories.NewSession(data, sessionObserver)
 	authService := deps.Auth
 	caller, err := providers.NewCaller(r, access, session, authService)
 	if err != nil {
+		cleanup()
 		return nil, nil, err
 	}
 	requestScope := &controllers.RequestScope{
@@ -114,6 +118,7 @@ func InitializeRequestScope(r *http.Request, access controllers.Access, deps *pr
 		Caller:  caller,
 	}
 	return requestScope, func() {
+		cleanup()
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
@@ -26,7 +27,35 @@ type Metrics struct {
 	handler  http.Handler
 }
 
-func NewMetrics(cfg Config, logger *slog.Logger, db *sqlx.DB, data *repositories.Data, hasher *services.PasswordHasher) (*Metrics, error) {
+// SessionMetrics are what each request spent on the database: how many
+// statements (a jump shows an N+1 query on some route) and how long.
+type SessionMetrics struct {
+	statements prometheus.Histogram
+	seconds    prometheus.Histogram
+}
+
+func NewSessionMetrics() *SessionMetrics {
+	return &SessionMetrics{
+		statements: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "db_request_statements",
+			Help:    "Statements and transactions one request to a controller's route sent to the database.",
+			Buckets: []float64{0, 1, 2, 3, 5, 8, 13, 21},
+		}),
+		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "db_request_seconds",
+			Help:    "Time one request to a controller's route spent on the database: queued for a connection, running statements, in a transaction.",
+			Buckets: prometheus.DefBuckets,
+		}),
+	}
+}
+
+// ObserveSession implements repositories.SessionObserver.
+func (m *SessionMetrics) ObserveSession(statements int64, spent time.Duration) {
+	m.statements.Observe(float64(statements))
+	m.seconds.Observe(spent.Seconds())
+}
+
+func NewMetrics(cfg Config, logger *slog.Logger, db *sqlx.DB, data *repositories.Data, sessions *SessionMetrics, hasher *services.PasswordHasher) (*Metrics, error) {
 	pgxCfg, err := pgxConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -34,6 +63,8 @@ func NewMetrics(cfg Config, logger *slog.Logger, db *sqlx.DB, data *repositories
 	m := &Metrics{registry: prometheus.NewRegistry(), http: controllers.NewHTTPMetrics()}
 	cs := []prometheus.Collector{
 		m.http,
+		sessions.statements,
+		sessions.seconds,
 		// go_sql_*: open, in use, idle, waits and time waited; the one
 		// place a saturated pool shows before latency does.
 		collectors.NewDBStatsCollector(db.DB, pgxCfg.Database),

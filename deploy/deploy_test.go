@@ -6,6 +6,7 @@ package deploy_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"debug/elf"
 	"encoding/base64"
@@ -36,6 +37,7 @@ import (
 
 	"github.com/example/apitemplate"
 	"github.com/example/apitemplate/app"
+	"github.com/example/apitemplate/internal/apitest"
 )
 
 // Paths, relative to this package's directory (where go test runs it).
@@ -1351,5 +1353,50 @@ func runServer(t *testing.T, bin string, env []string, args ...string) (int, str
 	default:
 		t.Fatalf("run %s %q: %v", bin, args, err)
 		return -1, ""
+	}
+}
+
+// TestComposeDatabaseIsTheQuickStarts holds compose.yaml's db service to
+// what a newcomer without a PostgreSQL of their own needs from it: the
+// server with nothing set (make run), and the tests (make test), find it
+// where it publishes itself, as the user they connect as, with no password.
+func TestComposeDatabaseIsTheQuickStarts(t *testing.T) {
+	raw, err := os.ReadFile(composeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Services map[string]composeService `yaml:"services"`
+	}
+	if err := yaml.Unmarshal([]byte(interpolate(string(raw))), &c); err != nil {
+		t.Fatalf("%s does not parse: %v", composeFile, err)
+	}
+	db, ok := c.Services["db"]
+	if !ok {
+		t.Fatalf("%s has no db service (docker compose up -d db is the quick start's database)", composeFile)
+	}
+	env := composeEnv(t, db.Environment)
+	defaults, err := config(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, url := range map[string]string{"the default DATABASE_URL": defaults.DatabaseURL, "the tests' server": apitest.ServerURL()} {
+		u, err := pgx.ParseConfig(url)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		published := fmt.Sprintf("%s:%d:5432", u.Host, u.Port)
+		if !slices.Contains(db.Ports, published) {
+			t.Errorf("%s is %s:%d; service db publishes %q, want %q", name, u.Host, u.Port, db.Ports, published)
+		}
+		if user := cmp.Or(env["POSTGRES_USER"], "postgres"); user != u.User {
+			t.Errorf("%s connects as %s; service db's user is %s", name, u.User, user)
+		}
+		if u.Password == "" && env["POSTGRES_HOST_AUTH_METHOD"] != "trust" {
+			t.Errorf("%s has no password; service db must let it in without one (POSTGRES_HOST_AUTH_METHOD: trust)", name)
+		}
+	}
+	if u, err := pgx.ParseConfig(defaults.DatabaseURL); err == nil && env["POSTGRES_DB"] != u.Database {
+		t.Errorf("the default DATABASE_URL uses database %s; service db creates %q", u.Database, env["POSTGRES_DB"])
 	}
 }

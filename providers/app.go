@@ -24,6 +24,8 @@ var AppSet = wire.NewSet(
 	wire.Bind(new(services.Transactor), new(*repositories.Data)),
 	app.NewAuthConfig,
 	services.NewPasswordHasher,
+	app.NewSessionMetrics,
+	wire.Bind(new(repositories.SessionObserver), new(*app.SessionMetrics)),
 	app.NewMetrics,
 	app.NewRoutes,
 	app.NewRouter,

@@ -10,10 +10,12 @@ import (
 	"github.com/example/apitemplate/services"
 )
 
-// RequestSet builds one request's scope: its database session, and the
-// caller, authenticated through that session when the route needs one.
+// RequestSet builds one request's scope: its database session (whose
+// cleanup reports what the request spent on the database to the metrics),
+// and the caller, authenticated through that session when the route needs
+// one.
 var RequestSet = wire.NewSet(
-	wire.FieldsOf(new(*RequestDeps), "Data", "Auth"),
+	wire.FieldsOf(new(*RequestDeps), "Data", "Sessions", "Auth"),
 	repositories.NewSession,
 	wire.Bind(new(controllers.Session), new(*repositories.Session)),
 	NewCaller,
@@ -24,8 +26,9 @@ var RequestSet = wire.NewSet(
 // The app builds them once; the request-scope injector takes them as its
 // argument.
 type RequestDeps struct {
-	Data *repositories.Data
-	Auth *services.AuthService
+	Data     *repositories.Data
+	Sessions repositories.SessionObserver
+	Auth     *services.AuthService
 }
 
 // NewCaller is who is asking. A public route needs nobody, and its bearer

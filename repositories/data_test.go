@@ -240,7 +240,8 @@ func TestQueueWaitEndsWithTheBudget(t *testing.T) {
 // request spends elsewhere between statements does not count.
 func TestSessionCountsOnlyTimeOnTheDatabase(t *testing.T) {
 	s := newStore(t, 2, 300*time.Millisecond)
-	session := repositories.NewSession(s.data)
+	var observed observedSessions
+	session, end := repositories.NewSession(s.data, &observed)
 	ctx := session.Context(context.Background())
 	for range 3 {
 		if _, err := s.users.EmailTaken(ctx, "ann@example.com"); err != nil {
@@ -270,6 +271,23 @@ func TestSessionCountsOnlyTimeOnTheDatabase(t *testing.T) {
 	if _, err := s.users.EmailTaken(context.Background(), "ann@example.com"); err != nil {
 		t.Fatalf("outside the session: %v", err)
 	}
+	end()
+	if n, spent := session.Usage(); len(observed) != 1 || observed[0].statements != n || observed[0].spent != spent {
+		t.Fatalf("the session's end told %+v, want its usage once", observed)
+	}
+}
+
+// observedSessions is a repositories.SessionObserver that keeps what it is told.
+type observedSessions []struct {
+	statements int64
+	spent      time.Duration
+}
+
+func (o *observedSessions) ObserveSession(statements int64, spent time.Duration) {
+	*o = append(*o, struct {
+		statements int64
+		spent      time.Duration
+	}{statements, spent})
 }
 
 // A database that cannot be reached is ErrUnavailable, whatever the driver

@@ -18,9 +18,22 @@ type Session struct {
 	statements atomic.Int64
 }
 
-// NewSession starts a request's session with d's time budget.
-func NewSession(d *Data) *Session {
-	return &Session{budget: d.timeout}
+// SessionObserver learns what each session spent on the database, when it
+// ends: what the metrics make of statements per request and database time
+// per request.
+type SessionObserver interface {
+	ObserveSession(statements int64, spent time.Duration)
+}
+
+// NewSession starts a request's session with d's time budget. Its cleanup
+// ends it, telling o (when not nil) what it spent.
+func NewSession(d *Data, o SessionObserver) (*Session, func()) {
+	s := &Session{budget: d.timeout}
+	return s, func() {
+		if o != nil {
+			o.ObserveSession(s.Usage())
+		}
+	}
 }
 
 type sessionKey struct{}

@@ -42,7 +42,9 @@ func TestUserServiceDeleteIsAtomicInTheDatabase(t *testing.T) {
 	}{
 		{"outside a request", func(_ *repositories.Data, fn func(ctx context.Context)) { fn(context.Background()) }},
 		{"in a request's session", func(data *repositories.Data, fn func(ctx context.Context)) {
-			fn(repositories.NewSession(data).Context(context.Background()))
+			session, end := repositories.NewSession(data, nil)
+			defer end()
+			fn(session.Context(context.Background()))
 		}},
 	}
 	for _, tt := range tests {
