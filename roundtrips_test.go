@@ -42,23 +42,31 @@ func (r *statementRecorder) take() []string {
 }
 
 const (
-	itemCols      = "id, name, description, price_cents, owner_id, created_at, updated_at"
-	sqlUserExists = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)"
-	sqlSelectItem = "SELECT " + itemCols + " FROM items WHERE id = $1"
-	sqlInsertItem = "INSERT INTO items (name, description, price_cents, owner_id) VALUES ($1, $2, $3, $4) RETURNING " + itemCols
-	sqlSelectPage = "SELECT " + itemCols + " FROM items ORDER BY id ASC LIMIT $1"
-	sqlCountItems = "SELECT count(*) FROM (SELECT 1 FROM items LIMIT 10001) AS capped"
-	sqlOwnerPage  = "SELECT " + itemCols + " FROM items WHERE owner_id = $1 ORDER BY price_cents DESC, id DESC LIMIT $2"
-	sqlOwnerCount = "SELECT count(*) FROM (SELECT 1 FROM items WHERE owner_id = $1 LIMIT 10001) AS capped"
-	sqlCursorPage = "SELECT " + itemCols + " FROM items WHERE owner_id = $1 AND (price_cents, id) < ($2::bigint, $3) ORDER BY price_cents DESC, id DESC LIMIT $4"
-	sqlSelectUser = "SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1"
-	newItemBody   = `{"name":"Teapot","description":"Short and stout","price_cents":1999}`
+	itemCols = "id, name, description, price_cents, owner_id, version, created_at, updated_at"
+	// The user-exists check of every protected request also reads the
+	// caller's role and token generation.
+	sqlUserExists  = "SELECT role, token_generation FROM users WHERE id = $1"
+	sqlSelectItem  = "SELECT " + itemCols + " FROM items WHERE id = $1"
+	sqlSelectOwner = "SELECT owner_id FROM items WHERE id = $1"
+	sqlInsertItem  = "INSERT INTO items (name, description, price_cents, owner_id) VALUES ($1, $2, $3, $4) RETURNING " + itemCols
+	sqlSelectPage  = "SELECT " + itemCols + " FROM items ORDER BY id ASC LIMIT $1"
+	sqlCountItems  = "SELECT count(*) FROM (SELECT 1 FROM items LIMIT 10001) AS capped"
+	sqlOwnerPage   = "SELECT " + itemCols + " FROM items WHERE owner_id = $1 ORDER BY price_cents DESC, id DESC LIMIT $2"
+	sqlOwnerCount  = "SELECT count(*) FROM (SELECT 1 FROM items WHERE owner_id = $1 LIMIT 10001) AS capped"
+	sqlCursorPage  = "SELECT " + itemCols + " FROM items WHERE owner_id = $1 AND (price_cents, id) < ($2::bigint, $3) ORDER BY price_cents DESC, id DESC LIMIT $4"
+	sqlSelectUser  = "SELECT id, email, name, role, version, created_at, updated_at FROM users WHERE id = $1"
+	// A conditional write is the one UPDATE, its condition in the WHERE
+	// clause.
+	sqlUpdateItem        = "UPDATE items SET name = COALESCE($2, name), description = COALESCE($3, description), price_cents = COALESCE($4, price_cents), version = version + 1, updated_at = now() WHERE id = $1 AND owner_id = $5 RETURNING " + itemCols
+	sqlUpdateItemIfMatch = "UPDATE items SET name = COALESCE($2, name), description = COALESCE($3, description), price_cents = COALESCE($4, price_cents), version = version + 1, updated_at = now() WHERE id = $1 AND owner_id = $5 AND version = ANY($6) RETURNING " + itemCols
+	newItemBody          = `{"name":"Teapot","description":"Short and stout","price_cents":1999}`
 )
 
 // TestStatementsPerRequest pins down what each hot route costs the database
-// once the pool is warm: a read is one statement and opens no transaction; a
-// write is its one INSERT ... RETURNING plus the user-exists check that
-// authentication needs. A new statement, or a BEGIN/COMMIT pair, on these
+// once the pool is warm: a read is one statement and opens no transaction,
+// with or without If-None-Match; a write is its one INSERT ... RETURNING or
+// UPDATE ... RETURNING, with or without If-Match, plus the user-exists check
+// that authentication needs. A new statement, or a BEGIN/COMMIT pair, on these
 // routes is a round trip every request pays, so it should fail a test.
 func TestStatementsPerRequest(t *testing.T) {
 	rec := &statementRecorder{}
@@ -90,6 +98,15 @@ func TestStatementsPerRequest(t *testing.T) {
 	}{
 		{apitest.Request{Method: http.MethodGet, Path: fmt.Sprintf("/items/%d", item.ID)}, http.StatusOK,
 			[]string{sqlSelectItem}},
+		{apitest.Request{Method: http.MethodGet, Path: fmt.Sprintf("/items/%d", item.ID), Header: map[string]string{"If-None-Match": "*"}}, http.StatusNotModified,
+			[]string{sqlSelectItem}},
+		{apitest.Request{Method: http.MethodPatch, Path: fmt.Sprintf("/items/%d", item.ID), Body: `{"price_cents":5}`, Token: ada.Token}, http.StatusOK,
+			[]string{sqlUserExists, sqlUpdateItem}},
+		{apitest.Request{Method: http.MethodPut, Path: fmt.Sprintf("/items/%d", item.ID), Body: `{"price_cents":5}`, Token: ada.Token,
+			Header: map[string]string{"If-Match": fmt.Sprintf(`"%d-1", "%d-2"`, item.ID, item.ID)}}, http.StatusPreconditionFailed,
+			// A write that matched nothing asks why: the item exists and is
+			// the caller's, so it has changed.
+			[]string{sqlUserExists, sqlUpdateItemIfMatch, sqlSelectOwner}},
 		{create, http.StatusCreated,
 			[]string{sqlUserExists, sqlInsertItem}},
 		// A page is two statements, the rows and the total, counted no

@@ -67,8 +67,12 @@ func TestLogin(t *testing.T) {
 			}
 			var raw map[string]any
 			res.JSON(t, &raw)
-			if keys := slices.Sorted(maps.Keys(raw)); !slices.Equal(keys, []string{"access_token", "expires_in", "token_type"}) {
+			if keys := slices.Sorted(maps.Keys(raw)); !slices.Equal(keys, []string{"access_token", "expires_in", "refresh_token", "token_type"}) {
 				t.Errorf("token response members = %v", keys)
+			}
+			// An opaque string of at least 128 random bits.
+			if refresh, _ := raw["refresh_token"].(string); len(refresh) < 22 || strings.Count(string(res.Body), refresh) != 1 {
+				t.Errorf("refresh_token = %q, want an opaque string of at least 128 bits", refresh)
 			}
 			if raw["token_type"] != "Bearer" || raw["expires_in"] != float64(3600) {
 				t.Errorf("token_type %v expires_in %v, want Bearer 3600", raw["token_type"], raw["expires_in"])
@@ -90,6 +94,18 @@ func TestLogin(t *testing.T) {
 			}
 			if claims.Subject != strconv.FormatInt(ada.ID, 10) {
 				t.Errorf("sub = %q, want %d", claims.Subject, ada.ID)
+			}
+			// It carries the user's token generation, which a password
+			// change moves on.
+			var gen struct {
+				Gen json.Number `json:"gen"`
+			}
+			payload, err := jwt.NewParser().DecodeSegment(strings.Split(token, ".")[1])
+			if err != nil {
+				t.Fatalf("token payload: %v", err)
+			}
+			if err := json.Unmarshal(payload, &gen); err != nil || gen.Gen != "1" {
+				t.Errorf("gen claim = %q (%v), want 1, the generation of a user who never changed their password: %s", gen.Gen, err, payload)
 			}
 			if claims.IssuedAt == nil || claims.ExpiresAt.Sub(claims.IssuedAt.Time) != time.Hour {
 				t.Errorf("iat %v exp %v, want an hour apart", claims.IssuedAt, claims.ExpiresAt)
@@ -311,6 +327,7 @@ func uaToken(t *testing.T, api *apitest.API, method jwt.SigningMethod, key any, 
 		"aud": []string{api.Config.JWTAudience},
 		"iat": now.Unix(),
 		"exp": now.Add(time.Hour).Unix(),
+		"gen": 1, // the token generation of a user who never changed their password
 	}
 	if change != nil {
 		change(&claims)
@@ -404,14 +421,20 @@ func TestAuthBearer(t *testing.T) {
 		{"subject zero", "Bearer " + hs256(func(c *jwt.MapClaims) { (*c)["sub"] = "0" })},
 		{"subject negative", "Bearer " + hs256(func(c *jwt.MapClaims) { (*c)["sub"] = "-1" })},
 		{"subject of no user", "Bearer " + hs256(func(c *jwt.MapClaims) { (*c)["sub"] = "999999" })},
+		{"no generation", "Bearer " + hs256(func(c *jwt.MapClaims) { delete(*c, "gen") })},
+		{"generation 0", "Bearer " + hs256(func(c *jwt.MapClaims) { (*c)["gen"] = 0 })},
+		{"a later generation", "Bearer " + hs256(func(c *jwt.MapClaims) { (*c)["gen"] = 2 })},
+		{"generation as a string", "Bearer " + hs256(func(c *jwt.MapClaims) { (*c)["gen"] = "1" })},
 	}
 	protected := []apitest.Request{
 		{Method: http.MethodGet, Path: "/users/me"},
 		{Method: http.MethodGet, Path: "/users"},
 		{Method: http.MethodGet, Path: uaUserPath(bob.ID)},
 		{Method: http.MethodPut, Path: uaUserPath(ada.ID), Body: map[string]string{"name": "Mallory"}},
+		{Method: http.MethodPatch, Path: uaUserPath(ada.ID), Body: map[string]string{"name": "Mallory"}},
 		{Method: http.MethodDelete, Path: uaUserPath(ada.ID)},
 		{Method: http.MethodPost, Path: "/items", Body: map[string]any{"name": "Teapot", "price_cents": 1}},
+		{Method: http.MethodPut, Path: "/users/me/password", Body: map[string]string{"current_password": "correct horse", "new_password": "hijacked!"}},
 	}
 	for _, tt := range rejected {
 		t.Run("rejected/"+tt.name, func(t *testing.T) {

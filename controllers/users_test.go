@@ -74,12 +74,14 @@ type uaUser struct {
 	ID        int64
 	Email     string
 	Name      string
+	Role      string
 	CreatedAt string
 	UpdatedAt string
 }
 
-// uaDecodeUser asserts that body is exactly a User: the five fields, an id
-// that is a positive integer and RFC 3339 UTC timestamps.
+// uaDecodeUser asserts that body is exactly a User: the six fields, an id
+// that is a positive integer, a role of "user" or "admin" and RFC 3339 UTC
+// timestamps.
 func uaDecodeUser(t *testing.T, body []byte) uaUser {
 	t.Helper()
 	var m map[string]any
@@ -95,7 +97,7 @@ func uaDecodeUser(t *testing.T, body []byte) uaUser {
 			}
 		}
 	})
-	if want := []string{"created_at", "email", "id", "name", "updated_at"}; !slices.Equal(keys, want) {
+	if want := []string{"created_at", "email", "id", "name", "role", "updated_at"}; !slices.Equal(keys, want) {
 		t.Fatalf("user fields = %v, want exactly %v", keys, want)
 	}
 	var u uaUser
@@ -108,12 +110,15 @@ func uaDecodeUser(t *testing.T, body []byte) uaUser {
 		t.Fatalf("id = %s, want a positive integer", num)
 	}
 	u.ID = id
-	for key, dst := range map[string]*string{"email": &u.Email, "name": &u.Name, "created_at": &u.CreatedAt, "updated_at": &u.UpdatedAt} {
+	for key, dst := range map[string]*string{"email": &u.Email, "name": &u.Name, "role": &u.Role, "created_at": &u.CreatedAt, "updated_at": &u.UpdatedAt} {
 		s, ok := m[key].(string)
 		if !ok {
 			t.Fatalf("%s is not a string: %s", key, body)
 		}
 		*dst = s
+	}
+	if u.Role != "user" && u.Role != "admin" {
+		t.Errorf("role = %q, want user or admin", u.Role)
 	}
 	for _, ts := range []string{u.CreatedAt, u.UpdatedAt} {
 		if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || !strings.HasSuffix(ts, "Z") {
@@ -173,6 +178,9 @@ func TestUsersCreate(t *testing.T) {
 	}
 	if u.Name != "Ada Lovelace" {
 		t.Errorf("name = %q, want trimmed", u.Name)
+	}
+	if u.Role != "user" {
+		t.Errorf("role = %q, want user: sign-up always creates a user", u.Role)
 	}
 	if u.CreatedAt != u.UpdatedAt {
 		t.Errorf("new user: created_at %s != updated_at %s", u.CreatedAt, u.UpdatedAt)
@@ -257,7 +265,7 @@ func TestUsersCreateAcceptsBoundaries(t *testing.T) {
 		{"password of 72 bytes in 24 characters", uaSignUpBody("pw72mb@example.com", "Ada", strings.Repeat("€", 24)), "pw72mb@example.com", "Ada"},
 		{"unknown fields ignored", map[string]any{
 			"email": "extra@example.com", "name": "Ada", "password": "password",
-			"id": 999, "is_admin": true, "password_hash": "x", "created_at": "2000-01-01T00:00:00Z",
+			"id": 999, "is_admin": true, "role": "admin", "password_hash": "x", "created_at": "2000-01-01T00:00:00Z",
 		}, "extra@example.com", "Ada"},
 	}
 	for _, tt := range tests {
@@ -270,7 +278,7 @@ func TestUsersCreateAcceptsBoundaries(t *testing.T) {
 			if u.Email != tt.wantEmail || u.Name != tt.wantName {
 				t.Errorf("got email %q name %q, want %q %q", u.Email, u.Name, tt.wantEmail, tt.wantName)
 			}
-			if u.ID == 999 || strings.HasPrefix(u.CreatedAt, "2000") {
+			if u.ID == 999 || strings.HasPrefix(u.CreatedAt, "2000") || u.Role != "user" {
 				t.Errorf("unknown or read-only fields were used: %s", res.Body)
 			}
 			password, _ := tt.body.(map[string]any)["password"].(string)
@@ -429,6 +437,18 @@ func TestUsersList(t *testing.T) {
 		created = append(created, res.Body)
 	}
 	token := api.Login("user0@example.com", "password")
+	// Only admins list users; the others are refused whatever they ask.
+	other := api.Login("user1@example.com", "password")
+	for _, query := range []string{"", "?limit=2", "?q=user"} {
+		requireProblem(t, api.Do(apitest.Request{Method: http.MethodGet, Path: "/users" + query, Token: other}), http.StatusForbidden, "/users")
+	}
+	api.SetRole("user0@example.com", "admin")
+	requireProblem(t, api.Do(apitest.Request{Method: http.MethodGet, Path: "/users", Token: other}), http.StatusForbidden, "/users")
+	// The promotion shows in the admin's own user.
+	created[0] = api.Do(apitest.Request{Method: http.MethodGet, Path: "/users/me", Token: token}).Body
+	if u := uaDecodeUser(t, created[0]); u.Role != "admin" {
+		t.Fatalf("promoted user's role = %q, want admin", u.Role)
+	}
 
 	type page struct {
 		Items  []json.RawMessage `json:"items"`
@@ -490,7 +510,7 @@ func TestUsersList(t *testing.T) {
 func TestUsersListBadQuery(t *testing.T) {
 	t.Parallel()
 	api := apitest.New(t)
-	token := api.SignUp("ada@example.com", "Ada", "password").Token
+	token := api.SignUpAdmin("ada@example.com", "Ada", "password").Token
 	tests := []struct {
 		query  string
 		fields []string
@@ -535,6 +555,7 @@ func TestUsersListSortFilterCursor(t *testing.T) {
 	for i, n := range names {
 		api.SignUp(fmt.Sprintf("u%d@example.com", i), n, "password")
 	}
+	api.SetRole("u0@example.com", "admin")
 	token := api.Login("u0@example.com", "password")
 	list := func(t *testing.T, query string) (ids []int64, next *string) {
 		t.Helper()
@@ -612,17 +633,38 @@ func TestUsersGet(t *testing.T) {
 	bobRes := api.Do(apitest.Request{Method: http.MethodPost, Path: "/users", Body: uaSignUpBody("bob@example.com", "Bob", "password")})
 	bob := uaDecodeUser(t, bobRes.Body)
 
-	t.Run("another user", func(t *testing.T) {
-		res := api.Do(apitest.Request{Method: http.MethodGet, Path: uaUserPath(bob.ID), Token: ada.Token})
+	admin := api.SignUpAdmin("root@example.com", "Root", "password")
+
+	t.Run("self", func(t *testing.T) {
+		res := api.Do(apitest.Request{Method: http.MethodGet, Path: uaUserPath(bob.ID), Token: api.Login("bob@example.com", "password")})
 		if res.Status != http.StatusOK {
 			t.Fatalf("GET = %d %s", res.Status, res.Body)
 		}
 		uaDecodeUser(t, res.Body)
-		uaSameJSON(t, "GET /users/{bob}", res.Body, bobRes.Body)
+		uaSameJSON(t, "GET /users/{bob} as bob", res.Body, bobRes.Body)
+	})
+	t.Run("another user", func(t *testing.T) {
+		res := api.Do(apitest.Request{Method: http.MethodGet, Path: uaUserPath(bob.ID), Token: ada.Token})
+		requireProblem(t, res, http.StatusForbidden, uaUserPath(bob.ID))
+		if strings.Contains(string(res.Body), "bob@example.com") {
+			t.Errorf("the 403 shows bob: %s", res.Body)
+		}
+	})
+	t.Run("another user, as an admin", func(t *testing.T) {
+		res := api.Do(apitest.Request{Method: http.MethodGet, Path: uaUserPath(bob.ID), Token: admin.Token})
+		if res.Status != http.StatusOK {
+			t.Fatalf("GET = %d %s", res.Status, res.Body)
+		}
+		uaDecodeUser(t, res.Body)
+		uaSameJSON(t, "GET /users/{bob} as an admin", res.Body, bobRes.Body)
 	})
 	for _, id := range []string{"999999", "9223372036854775807"} {
 		t.Run("missing "+id, func(t *testing.T) {
+			// For anyone but an admin, another id is 403 whether or not it
+			// exists, so that ids cannot be probed.
 			res := api.Do(apitest.Request{Method: http.MethodGet, Path: "/users/" + id, Token: ada.Token})
+			requireProblem(t, res, http.StatusForbidden, "/users/"+id)
+			res = api.Do(apitest.Request{Method: http.MethodGet, Path: "/users/" + id, Token: admin.Token})
 			requireProblem(t, res, http.StatusNotFound, "/users/"+id)
 		})
 	}
@@ -652,7 +694,11 @@ func TestUsersRequireAuth(t *testing.T) {
 		{http.MethodGet, "/users/abc", nil},
 		{http.MethodPut, self, map[string]string{"name": "Mallory"}},
 		{http.MethodPut, self, `{`},
+		{http.MethodPatch, self, map[string]string{"name": "Mallory"}},
+		{http.MethodPatch, self, `{`},
 		{http.MethodDelete, self, nil},
+		{http.MethodPut, "/users/me/password", map[string]string{"current_password": "password", "new_password": "hijacked!"}},
+		{http.MethodPost, "/auth/logout", map[string]string{"refresh_token": ada.Refresh}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
@@ -660,10 +706,14 @@ func TestUsersRequireAuth(t *testing.T) {
 			uaCheckUnauthorized(t, res, strings.Split(tt.path, "?")[0])
 		})
 	}
-	// Nothing was changed or deleted.
+	// Nothing was changed or deleted, and the session goes on.
 	res := api.Do(apitest.Request{Method: http.MethodGet, Path: "/users/me", Token: ada.Token})
 	if u := uaDecodeUser(t, res.Body); u.Name != "Ada" {
 		t.Errorf("user changed without a token: %s", res.Body)
+	}
+	api.Login("ada@example.com", "password")
+	if res := api.Do(apitest.Request{Method: http.MethodPost, Path: "/auth/refresh", Body: map[string]string{"refresh_token": ada.Refresh}}); res.Status != http.StatusOK {
+		t.Errorf("refresh after requests without a token = %d %s, want 200", res.Status, res.Body)
 	}
 }
 
@@ -688,7 +738,7 @@ func TestUsersUpdate(t *testing.T) {
 		{"nothing", `{}`, "countess@example.com", "Countess of Lovelace"},
 		{"nulls", `{"email":null,"name":null}`, "countess@example.com", "Countess of Lovelace"},
 		{"own email in another case", map[string]any{"email": "COUNTESS@example.com"}, "countess@example.com", "Countess of Lovelace"},
-		{"unknown fields ignored", map[string]any{"id": 12345, "password": "hijacked!", "created_at": "2000-01-01T00:00:00Z", "name": "Ada"}, "countess@example.com", "Ada"},
+		{"unknown fields ignored", map[string]any{"id": 12345, "password": "hijacked!", "role": "admin", "created_at": "2000-01-01T00:00:00Z", "name": "Ada"}, "countess@example.com", "Ada"},
 		{"name of 100 two-byte characters", map[string]any{"name": strings.Repeat("é", 100)}, "countess@example.com", strings.Repeat("é", 100)},
 	}
 	for _, tt := range tests {
@@ -699,8 +749,8 @@ func TestUsersUpdate(t *testing.T) {
 			}
 			u := uaDecodeUser(t, res.Body)
 			uaNoSecrets(t, res.Body, "hijacked!")
-			if u.ID != orig.ID || u.Email != tt.wantEmail || u.Name != tt.wantName {
-				t.Errorf("got %+v, want id %d email %q name %q", u, orig.ID, tt.wantEmail, tt.wantName)
+			if u.ID != orig.ID || u.Email != tt.wantEmail || u.Name != tt.wantName || u.Role != "user" {
+				t.Errorf("got %+v, want id %d email %q name %q role user", u, orig.ID, tt.wantEmail, tt.wantName)
 			}
 			if u.CreatedAt != orig.CreatedAt {
 				t.Errorf("created_at changed: %s -> %s", orig.CreatedAt, u.CreatedAt)
@@ -743,14 +793,22 @@ func TestUsersUpdateForbidden(t *testing.T) {
 	for _, id := range []int64{bob.ID, 999999} {
 		path := uaUserPath(id)
 		t.Run(path, func(t *testing.T) {
-			res := api.Do(apitest.Request{Method: http.MethodPut, Path: path, Body: map[string]string{"name": "Mallory"}, Token: ada.Token})
-			requireProblem(t, res, http.StatusForbidden, path)
-			// An empty change is still someone else's user.
-			res = api.Do(apitest.Request{Method: http.MethodPut, Path: path, Body: `{}`, Token: ada.Token})
-			requireProblem(t, res, http.StatusForbidden, path)
+			for _, method := range []string{http.MethodPut, http.MethodPatch} {
+				res := api.Do(apitest.Request{Method: method, Path: path, Body: map[string]string{"name": "Mallory"}, Token: ada.Token})
+				requireProblem(t, res, http.StatusForbidden, path)
+				// An empty change is still someone else's user.
+				res = api.Do(apitest.Request{Method: method, Path: path, Body: `{}`, Token: ada.Token})
+				requireProblem(t, res, http.StatusForbidden, path)
+				// So is one conditioned on any version, or on a made-up one.
+				for _, tag := range []string{"*", `"` + strconv.FormatInt(id, 10) + `-1"`} {
+					res = api.Do(apitest.Request{Method: method, Path: path, Body: map[string]string{"name": "Mallory"}, Token: ada.Token,
+						Header: map[string]string{"If-Match": tag}})
+					requireProblem(t, res, http.StatusForbidden, path)
+				}
+			}
 		})
 	}
-	res := api.Do(apitest.Request{Method: http.MethodGet, Path: uaUserPath(bob.ID), Token: ada.Token})
+	res := api.Do(apitest.Request{Method: http.MethodGet, Path: uaUserPath(bob.ID), Token: api.Login("bob@example.com", "password")})
 	uaSameJSON(t, "bob after forbidden PUTs", res.Body, bobRes.Body)
 }
 
@@ -824,6 +882,7 @@ func TestUsersDelete(t *testing.T) {
 	api := apitest.New(t)
 	ada := api.SignUp("ada@example.com", "Ada", "password")
 	bob := api.SignUp("bob@example.com", "Bob", "password")
+	admin := api.SignUpAdmin("root@example.com", "Root", "password")
 	newItem := func(token, name string) int64 {
 		t.Helper()
 		res := api.Do(apitest.Request{Method: http.MethodPost, Path: "/items", Token: token,
@@ -870,7 +929,8 @@ func TestUsersDelete(t *testing.T) {
 		t.Errorf("bob: %d %s", r.Status, r.Body)
 	}
 	p := uaUserPath(ada.ID)
-	requireProblem(t, api.Do(apitest.Request{Method: http.MethodGet, Path: p, Token: bob.Token}), http.StatusNotFound, p)
+	requireProblem(t, api.Do(apitest.Request{Method: http.MethodGet, Path: p, Token: bob.Token}), http.StatusForbidden, p)
+	requireProblem(t, api.Do(apitest.Request{Method: http.MethodGet, Path: p, Token: admin.Token}), http.StatusNotFound, p)
 
 	// The deleted user's token is refused everywhere.
 	bobItemPath := "/items/" + strconv.FormatInt(bobItem, 10)
@@ -880,9 +940,13 @@ func TestUsersDelete(t *testing.T) {
 		{Method: http.MethodGet, Path: uaUserPath(bob.ID)},
 		{Method: http.MethodGet, Path: uaUserPath(ada.ID)},
 		{Method: http.MethodPut, Path: uaUserPath(ada.ID), Body: map[string]string{"name": "Ghost"}},
+		{Method: http.MethodPatch, Path: uaUserPath(ada.ID), Body: map[string]string{"name": "Ghost"}},
 		{Method: http.MethodDelete, Path: uaUserPath(ada.ID)},
+		{Method: http.MethodPut, Path: "/users/me/password", Body: map[string]string{"current_password": "password", "new_password": "password2"}},
+		{Method: http.MethodPost, Path: "/auth/logout", Body: map[string]string{"refresh_token": ada.Refresh}},
 		{Method: http.MethodPost, Path: "/items", Body: map[string]any{"name": "Ghost item", "price_cents": 1}},
 		{Method: http.MethodPut, Path: bobItemPath, Body: map[string]any{"name": "Stolen"}},
+		{Method: http.MethodPatch, Path: bobItemPath, Body: map[string]any{"name": "Stolen"}},
 		{Method: http.MethodDelete, Path: bobItemPath},
 	} {
 		t.Run("deleted token "+r.Method+" "+r.Path, func(t *testing.T) {
@@ -893,6 +957,9 @@ func TestUsersDelete(t *testing.T) {
 	if err := api.DB.Get(&users, `SELECT count(*) FROM users WHERE id = $1`, ada.ID); err != nil || users != 0 {
 		t.Errorf("deleted user came back: %d (%v)", users, err)
 	}
+	// Their session ended with them: the refresh token is refused too.
+	res = api.Do(apitest.Request{Method: http.MethodPost, Path: "/auth/refresh", Body: map[string]string{"refresh_token": ada.Refresh}})
+	requireProblem(t, res, http.StatusUnauthorized, "/auth/refresh")
 
 	// Logging in as the deleted user fails like any unknown email, and the
 	// email can be signed up again as a new user.

@@ -28,6 +28,7 @@ import (
 	"github.com/example/apitemplate"
 	"github.com/example/apitemplate/app"
 	"github.com/example/apitemplate/repositories"
+	"github.com/example/apitemplate/services"
 )
 
 // ServerURL is the PostgreSQL server tests create their databases on;
@@ -126,6 +127,9 @@ type API struct {
 	// DB is a separate pool on the test's database, for checking what the
 	// application wrote.
 	DB *sqlx.DB
+	// Routes are the application's route tables, as the router mounts them
+	// and `server routes` prints them.
+	Routes app.Routes
 }
 
 // New starts the application on a fresh database. change, if given, adjusts
@@ -151,7 +155,7 @@ func New(t testing.TB, change ...func(*app.Config)) *API {
 	if !ok {
 		t.Fatalf("the app's handler is a %T, not a *gin.Engine", a.Handler())
 	}
-	return &API{t: t, Handler: checkedHandler{t: t, next: engine}, Engine: engine, Config: cfg, DB: db}
+	return &API{t: t, Handler: checkedHandler{t: t, next: engine}, Engine: engine, Config: cfg, DB: db, Routes: a.Routes()}
 }
 
 // Response is a recorded response.
@@ -213,13 +217,15 @@ func (a *API) Do(req Request) *Response {
 	return &Response{Status: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
 }
 
-// User is a signed-up user and a token of theirs.
+// User is a signed-up user and the tokens of a session of theirs.
 type User struct {
 	ID       int64  `json:"id"`
 	Email    string `json:"email"`
 	Name     string `json:"name"`
+	Role     string `json:"role"`
 	Password string `json:"-"`
-	Token    string `json:"-"`
+	Token    string `json:"-"` // an access token
+	Refresh  string `json:"-"` // the refresh token of the same login
 }
 
 // SignUp creates a user and logs them in, failing the test on any error.
@@ -234,12 +240,26 @@ func (a *API) SignUp(email, name, password string) User {
 	var u User
 	res.JSON(a.t, &u)
 	u.Password = password
-	u.Token = a.Login(email, password)
+	tok := a.LoginTokens(email, password)
+	u.Token, u.Refresh = tok.Access, tok.Refresh
 	return u
 }
 
 // Login returns an access token, failing the test on any error.
 func (a *API) Login(email, password string) string {
+	a.t.Helper()
+	return a.LoginTokens(email, password).Access
+}
+
+// Tokens are what a login or a refresh answers.
+type Tokens struct {
+	Access  string `json:"access_token"`
+	Refresh string `json:"refresh_token"`
+}
+
+// LoginTokens logs in and returns the session's tokens, failing the test on
+// any error.
+func (a *API) LoginTokens(email, password string) Tokens {
 	a.t.Helper()
 	res := a.Do(Request{Method: http.MethodPost, Path: "/auth/login", Body: map[string]string{
 		"email": email, "password": password,
@@ -247,11 +267,36 @@ func (a *API) Login(email, password string) string {
 	if res.Status != http.StatusOK {
 		a.t.Fatalf("login %s: %d %s", email, res.Status, res.Body)
 	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
+	var tok Tokens
 	res.JSON(a.t, &tok)
-	return tok.AccessToken
+	if tok.Access == "" || tok.Refresh == "" {
+		a.t.Fatalf("login %s: no access or refresh token in %s", email, res.Body)
+	}
+	return tok
+}
+
+// SetRole gives the account with email a role as `server users promote`
+// and `demote` do, through the users' service on the test's database. It
+// takes effect on the account's next request.
+func (a *API) SetRole(email string, role services.Role) {
+	a.t.Helper()
+	users, cleanup, err := apitemplate.InitializeUsers(a.Config, io.Discard)
+	if err != nil {
+		a.t.Fatalf("initialize users: %v", err)
+	}
+	defer cleanup()
+	if err := users.SetRole(context.Background(), email, role); err != nil {
+		a.t.Fatalf("set role of %s to %s: %v", email, role, err)
+	}
+}
+
+// SignUpAdmin signs a user up and makes them an admin.
+func (a *API) SignUpAdmin(email, name, password string) User {
+	a.t.Helper()
+	u := a.SignUp(email, name, password)
+	a.SetRole(u.Email, services.RoleAdmin)
+	u.Role = string(services.RoleAdmin)
+	return u
 }
 
 // For returns the same application whose exchanges fail t instead of the
