@@ -410,9 +410,13 @@ func TestMissingRowsAreNotFound(t *testing.T) {
 			_, err := s.items.Update(ctx, missing, services.ItemChanges{Name: &name}, services.WriteCondition{})
 			return err
 		}},
-		{"delete item", func(ctx context.Context, s store) error { return s.items.Delete(ctx, missing, services.WriteCondition{}) }},
+		{"delete item", func(ctx context.Context, s store) error {
+			return s.items.Delete(ctx, missing, services.WriteCondition{})
+		}},
 		{"identity", func(ctx context.Context, s store) error { _, err := s.users.Identity(ctx, missing); return err }},
-		{"set role", func(ctx context.Context, s store) error { return s.users.SetRole(ctx, "nobody@example.com", services.RoleAdmin) }},
+		{"set role", func(ctx context.Context, s store) error {
+			return s.users.SetRole(ctx, "nobody@example.com", services.RoleAdmin)
+		}},
 	}
 	s := newStore(t, 4, 5*time.Second)
 	for _, tt := range tests {

@@ -63,4 +63,3 @@ func EmptyDatabase(t testing.TB) string {
 	}
 	return u.String()
 }
-
