@@ -33,5 +33,7 @@ func (h traceIDs) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, r)
 }
 
-func (h traceIDs) WithAttrs(attrs []slog.Attr) slog.Handler { return traceIDs{h.Handler.WithAttrs(attrs)} }
-func (h traceIDs) WithGroup(name string) slog.Handler       { return traceIDs{h.Handler.WithGroup(name)} }
+func (h traceIDs) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return traceIDs{h.Handler.WithAttrs(attrs)}
+}
+func (h traceIDs) WithGroup(name string) slog.Handler { return traceIDs{h.Handler.WithGroup(name)} }
