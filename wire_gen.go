@@ -22,20 +22,27 @@ import (
 // touching the network: App.Run connects. Its cleanup closes the pool.
 func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error) {
 	logger := app.NewLogger(cfg, logOutput)
-	db, cleanup, err := app.OpenDB(cfg)
+	tracing, cleanup, err := app.NewTracing(cfg)
 	if err != nil {
+		return nil, nil, err
+	}
+	db, cleanup2, err := app.OpenDB(cfg, tracing)
+	if err != nil {
+		cleanup()
 		return nil, nil, err
 	}
 	data := app.NewData(cfg, db)
 	sessionMetrics := app.NewSessionMetrics()
 	authConfig, err := app.NewAuthConfig(cfg, logger)
 	if err != nil {
+		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
 	passwordHasher := services.NewPasswordHasher(authConfig)
 	metrics, err := app.NewMetrics(cfg, logger, db, data, sessionMetrics, passwordHasher)
 	if err != nil {
+		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
@@ -44,6 +51,7 @@ func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error
 	refreshTokenRepository := repositories.NewRefreshTokenRepository(data)
 	authService, err := services.NewAuthService(authConfig, userRepository, loginFailureRepository, refreshTokenRepository, data, passwordHasher)
 	if err != nil {
+		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
@@ -65,8 +73,9 @@ func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error
 		Auth:     authService,
 	}
 	controllersNewRequestScope := newRequestScope(requestDeps)
-	engine, err := app.NewRouter(cfg, logger, routes, metrics, controllersNewRequestScope)
+	engine, err := app.NewRouter(cfg, logger, routes, metrics, tracing, controllersNewRequestScope)
 	if err != nil {
+		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
@@ -74,14 +83,20 @@ func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error
 	metricsServer := app.NewMetricsServer(cfg, metrics)
 	appApp := app.New(cfg, logger, db, routes, server, metricsServer)
 	return appApp, func() {
+		cleanup2()
 		cleanup()
 	}, nil
 }
 
 // InitializeUsers builds the users' service alone, for `server users`.
 func InitializeUsers(cfg app.Config, logOutput io.Writer) (*services.UserService, func(), error) {
-	db, cleanup, err := app.OpenDB(cfg)
+	tracing, cleanup, err := app.NewTracing(cfg)
 	if err != nil {
+		return nil, nil, err
+	}
+	db, cleanup2, err := app.OpenDB(cfg, tracing)
+	if err != nil {
+		cleanup()
 		return nil, nil, err
 	}
 	data := app.NewData(cfg, db)
@@ -90,12 +105,14 @@ func InitializeUsers(cfg app.Config, logOutput io.Writer) (*services.UserService
 	logger := app.NewLogger(cfg, logOutput)
 	authConfig, err := app.NewAuthConfig(cfg, logger)
 	if err != nil {
+		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
 	passwordHasher := services.NewPasswordHasher(authConfig)
 	userService := services.NewUserService(userRepository, itemRepository, data, passwordHasher)
 	return userService, func() {
+		cleanup2()
 		cleanup()
 	}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/jackc/pgx/v5"
 	"github.com/joho/godotenv"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/example/apitemplate/services"
 )
@@ -78,6 +79,23 @@ type Config struct {
 	// MetricsAddr, when set, moves GET /metrics off the public address to a
 	// listener of its own, so only the scraper's network can reach it.
 	MetricsAddr string `env:"METRICS_ADDR"`
+
+	// PprofEnabled serves net/http/pprof on METRICS_ADDR's listener, never
+	// on the API's.
+	PprofEnabled bool `env:"PPROF_ENABLED" envDefault:"false"`
+
+	// OpenTelemetry tracing, by the standard variables; off unless an
+	// endpoint is set. The exporter's other OTEL_EXPORTER_OTLP_* settings
+	// and OTEL_RESOURCE_ATTRIBUTES are read from the process environment.
+	OTelEndpoint       string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTelTracesEndpoint string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	OTelServiceName    string `env:"OTEL_SERVICE_NAME" envDefault:"apitemplate"`
+	OTelSampler        string `env:"OTEL_TRACES_SAMPLER" envDefault:"parentbased_always_on"`
+	OTelSamplerArg     string `env:"OTEL_TRACES_SAMPLER_ARG"`
+	OTelSDKDisabled    bool   `env:"OTEL_SDK_DISABLED" envDefault:"false"`
+	// TracerProvider, when set, receives the spans instead of an exporter:
+	// for tests that look at them. Code sets it; the environment cannot.
+	TracerProvider trace.TracerProvider `env:"-"`
 
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s"`
 	LogLevel        slog.Level    `env:"LOG_LEVEL" envDefault:"info"`
@@ -148,6 +166,12 @@ func nameVariables(err error) error {
 	return errors.Join(errs...)
 }
 
+// tracingOn reports whether spans are exported: an endpoint is set and the
+// SDK is not disabled.
+func (c Config) tracingOn() bool {
+	return (c.OTelEndpoint != "" || c.OTelTracesEndpoint != "") && !c.OTelSDKDisabled
+}
+
 // Production reports whether APP_ENV is production.
 func (c Config) Production() bool { return c.Env == "production" }
 
@@ -183,6 +207,12 @@ func (c Config) Validate() error {
 	}
 	if _, ok := queryExecModes[c.DBQueryExecMode]; !ok {
 		errs = append(errs, fmt.Errorf("DB_QUERY_EXEC_MODE must be one of %s", strings.Join(slices.Sorted(maps.Keys(queryExecModes)), ", ")))
+	}
+	if c.PprofEnabled && c.MetricsAddr == "" {
+		errs = append(errs, errors.New("PPROF_ENABLED needs METRICS_ADDR: profiles are served only on the metrics listener, never on the API's"))
+	}
+	if _, err := parseSampler(c.OTelSampler, c.OTelSamplerArg); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
 		errs = append(errs, errors.New("METRICS_ADDR must differ from HTTP_ADDR; leave it empty to serve /metrics on HTTP_ADDR"))

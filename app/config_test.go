@@ -115,6 +115,12 @@ func TestLoadConfigValidation(t *testing.T) {
 		{"DB_QUERY_EXEC_MODE simple_protocol", map[string]string{"DB_QUERY_EXEC_MODE": "simple_protocol"}, ""},
 		{"DB_QUERY_EXEC_MODE unknown", map[string]string{"DB_QUERY_EXEC_MODE": "prepared"}, "DB_QUERY_EXEC_MODE"},
 		{"METRICS_ADDR of its own", map[string]string{"METRICS_ADDR": ":9090"}, ""},
+		{"PPROF_ENABLED without METRICS_ADDR", map[string]string{"PPROF_ENABLED": "true"}, "PPROF_ENABLED"},
+		{"PPROF_ENABLED on METRICS_ADDR", map[string]string{"PPROF_ENABLED": "true", "METRICS_ADDR": ":9090"}, ""},
+		{"OTEL_TRACES_SAMPLER unknown", map[string]string{"OTEL_TRACES_SAMPLER": "sometimes"}, "OTEL_TRACES_SAMPLER"},
+		{"OTEL_TRACES_SAMPLER_ARG out of range", map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.5"}, "OTEL_TRACES_SAMPLER_ARG"},
+		{"HASH_QUEUE_TIMEOUT 0", map[string]string{"HASH_QUEUE_TIMEOUT": "0s"}, "HASH_QUEUE_TIMEOUT"},
+		{"REFRESH_TTL shorter than JWT_TTL", map[string]string{"JWT_TTL": "1h", "REFRESH_TTL": "30m"}, "REFRESH_TTL"},
 		{"METRICS_ADDR equal to HTTP_ADDR", map[string]string{"HTTP_ADDR": ":9090", "METRICS_ADDR": ":9090"}, "METRICS_ADDR"},
 		// The error names the value but only the Go field, not the variable.
 		{"unparsable duration", map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, `"soon"`},

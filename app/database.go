@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 
@@ -37,9 +38,6 @@ func pgxConfig(cfg Config) (*pgx.ConnConfig, error) {
 	if mode, ok := queryExecModes[cfg.DBQueryExecMode]; ok {
 		pgxCfg.DefaultQueryExecMode = mode
 	}
-	if cfg.DBTracer != nil {
-		pgxCfg.Tracer = cfg.DBTracer
-	}
 	return pgxCfg, nil
 }
 
@@ -47,10 +45,22 @@ func pgxConfig(cfg Config) (*pgx.ConnConfig, error) {
 // checks that the database answers and migrates it before serving, so that
 // building the app (which `server routes` does) needs no database.
 // The cleanup closes the pool.
-func OpenDB(cfg Config) (*sqlx.DB, func(), error) {
+func OpenDB(cfg Config, tracing *Tracing) (*sqlx.DB, func(), error) {
 	pgxCfg, err := pgxConfig(cfg)
 	if err != nil {
 		return nil, nil, err
+	}
+	var tracers []pgx.QueryTracer
+	for _, t := range []pgx.QueryTracer{cfg.DBTracer, tracing.DBTracer()} {
+		if t != nil {
+			tracers = append(tracers, t)
+		}
+	}
+	switch len(tracers) {
+	case 1:
+		pgxCfg.Tracer = tracers[0]
+	case 2:
+		pgxCfg.Tracer = multitracer.New(tracers...)
 	}
 	db := sqlx.NewDb(stdlib.OpenDB(*pgxCfg), "pgx")
 	db.SetMaxOpenConns(cfg.DBMaxOpenConns)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -145,6 +146,10 @@ func (m *Metrics) Route() controllers.Route {
 	}}
 }
 
+// pprofWriteTimeout leaves room for a CPU profile of the default 30 seconds,
+// which pprof refuses when the server would cut it off.
+const pprofWriteTimeout = 60 * time.Second
+
 // MetricsServer serves GET /metrics on METRICS_ADDR, apart from the API. It
 // is nil when METRICS_ADDR is empty: /metrics is then on the router.
 type MetricsServer struct {
@@ -157,5 +162,18 @@ func NewMetricsServer(cfg Config, m *Metrics) *MetricsServer {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+controllers.MetricsPath, m.Handler())
-	return &MetricsServer{server: newHTTPServer(cfg, cfg.MetricsAddr, mux)}
+	if cfg.PprofEnabled {
+		// Profiles show what the process is doing, and can cost it CPU: on
+		// the scraper's network only, and only when asked for.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+	server := newHTTPServer(cfg, cfg.MetricsAddr, mux)
+	if cfg.PprofEnabled {
+		server.WriteTimeout = pprofWriteTimeout
+	}
+	return &MetricsServer{server: server}
 }

@@ -52,9 +52,10 @@ func NewRoutes(cfg Config, data *repositories.Data, metrics *Metrics, ctls []Con
 // NewRouter builds the Gin engine: the middleware, then every route.
 // Middleware order matters and reads outside in: metrics first so they time
 // everything and see the status actually sent, the request id next so
-// everything can log it, recovery last so that a panic in a handler is
-// caught after the request scope's cleanup has run.
-func NewRouter(cfg Config, logger *slog.Logger, routes Routes, metrics *Metrics, newScope controllers.NewRequestScope) (*gin.Engine, error) {
+// everything can log it, then the trace span (when tracing is on), and
+// recovery last so that a panic in a handler is caught after the request
+// scope's cleanup has run.
+func NewRouter(cfg Config, logger *slog.Logger, routes Routes, metrics *Metrics, tracing *Tracing, newScope controllers.NewRequestScope) (*gin.Engine, error) {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
@@ -62,7 +63,11 @@ func NewRouter(cfg Config, logger *slog.Logger, routes Routes, metrics *Metrics,
 		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
 
-	r.Use(metrics.http.Middleware, controllers.RequestID, controllers.AccessLog(logger), controllers.SecurityHeaders)
+	r.Use(metrics.http.Middleware, controllers.RequestID)
+	if span := tracing.Middleware(cfg.OTelServiceName); span != nil {
+		r.Use(span) // outside the access log, whose line then carries the trace id
+	}
+	r.Use(controllers.AccessLog(logger), controllers.SecurityHeaders)
 	if len(cfg.CORSAllowOrigins) > 0 {
 		r.Use(corsMiddleware(cfg.CORSAllowOrigins))
 	}

@@ -66,23 +66,35 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// AccessLog writes one line per request once it is answered.
+// AccessLog writes one line per request once it is answered: what was
+// asked (method, route template), by whom (client address, as
+// TRUSTED_PROXIES lets it be known), the answer (status, bytes), how long
+// it took and what it spent on the database. A 5xx is logged at error
+// level, so that an alert on errors in the log sees it.
 func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		attrs := []slog.Attr{
+		status := c.Writer.Status()
+		attrs := make([]slog.Attr, 0, 10)
+		attrs = append(attrs,
 			slog.String("request_id", RequestIDOf(c.Request)),
 			slog.String("method", c.Request.Method),
 			slog.String("route", c.FullPath()),
-			slog.Int("status", c.Writer.Status()),
+			slog.Int("status", status),
+			slog.Int("bytes", max(c.Writer.Size(), 0)),
+			slog.String("client", c.ClientIP()),
 			slog.Duration("duration", time.Since(start)),
-		}
+		)
 		if scope := scopeOf(c); scope != nil {
 			statements, spent := scope.Session.Usage()
 			attrs = append(attrs, slog.Int64("db_statements", statements), slog.Duration("db_duration", spent))
 		}
-		logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
+		level := slog.LevelInfo
+		if status >= http.StatusInternalServerError {
+			level = slog.LevelError
+		}
+		logger.LogAttrs(c.Request.Context(), level, "request", attrs...)
 	}
 }
 

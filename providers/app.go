@@ -18,6 +18,7 @@ import (
 // are injector arguments, given by main (or a test).
 var AppSet = wire.NewSet(
 	app.NewLogger,
+	app.NewTracing,
 	app.OpenDB,
 	app.NewData,
 	// Data runs the transactions services ask for.

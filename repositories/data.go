@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/example/apitemplate/services"
@@ -75,6 +76,9 @@ func (d *Data) DB(ctx context.Context) Querier {
 
 type txKey struct{}
 
+// tracerName names the spans this package makes.
+const tracerName = "repositories"
+
 // ExecTx runs fn in a transaction: every statement fn makes through a
 // repository commits together with the others, or none does. It rolls back
 // however fn ends: an error, a panic, a cancelled context. A call inside
@@ -124,7 +128,11 @@ func (d *Data) enter(ctx context.Context) (context.Context, func(), error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	if !d.queue.TryAcquire(1) {
+		// When the request is traced, the wait is a span of its own: the
+		// tracer comes from the request's span, a no-op one otherwise.
+		_, span := trace.SpanFromContext(ctx).TracerProvider().Tracer(tracerName).Start(ctx, "db.pool.wait")
 		err := d.queue.Acquire(ctx, 1)
+		span.End()
 		d.waits.Add(1)
 		d.waitedNS.Add(int64(time.Since(start)))
 		if err != nil {

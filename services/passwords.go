@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/semaphore"
 )
@@ -93,6 +94,10 @@ func (h *PasswordHasher) Stats() HasherStats {
 // run runs fn on a worker, waiting for one in arrival order for at most
 // the queue timeout. A request whose client has gone leaves the queue.
 func (h *PasswordHasher) run(ctx context.Context, fn func()) error {
+	// A traced request shows its hashing, queue included, as a span; the
+	// tracer comes from the request's span, a no-op one otherwise.
+	ctx, span := trace.SpanFromContext(ctx).TracerProvider().Tracer("services").Start(ctx, "password.hash")
+	defer span.End()
 	if !h.workers.TryAcquire(1) {
 		h.queued.Add(1)
 		start := time.Now()

@@ -40,7 +40,7 @@ func migrate(args []string, stdout, _ io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	db, cleanup, err := app.OpenDB(cfg)
+	db, cleanup, err := app.OpenDB(cfg, nil) // nothing to trace
 	if err != nil {
 		return err
 	}
