@@ -39,7 +39,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	a, cleanup, err := apitemplate.InitializeApp(ctx, cfg, os.Stdout)
+	a, cleanup, err := apitemplate.InitializeApp(cfg, os.Stdout)
 	if err != nil {
 		return err
 	}
