@@ -98,7 +98,7 @@ func main() {
 	flag.IntVar(&o.items, "items", 10000, "items to seed")
 	flag.IntVar(&o.starts, "starts", 3, "starts per server to time exec-to-ready (the median is reported)")
 	only := flag.String("only", "", "run only the cases whose name matches this regular expression, e.g. POST, '^GET /$' or flood")
-	flag.StringVar(&o.profileDir, "cpuprofile", "", "directory to write each server's CPU profile to (<name>.prof), through CPU_PROFILE: run with -server bin/profserver")
+	flag.StringVar(&o.profileDir, "cpuprofile", "", "directory to write each server's CPU profile to (<name>.prof), through CPU_PROFILE: run with -server bin/profserver (CPU_PROFILE=file in the bench's environment profiles the template only)")
 	flag.IntVar(&o.flood.clients, "flood-clients", 200, "concurrent sign-up clients in the flood")
 	flag.DurationVar(&o.flood.duration, "flood-duration", 25*time.Second, "measured time of the flood (HASH_QUEUE_TIMEOUT is 20s: longer shows the 503s)")
 	flag.DurationVar(&o.flood.alone, "flood-alone", 10*time.Second, "measured time of the reads alone, and of the uncontended sign-ups")
@@ -149,8 +149,12 @@ func run(o options) (err error) {
 
 	newServer := func(name, bin string, env ...string) (*server, error) {
 		s := &server{name: name, dir: dir, env: append(env, "DATABASE_URL="+dbURL, "JWT_SECRET="+jwtSecret)}
-		if o.profileDir != "" {
+		switch {
+		case o.profileDir != "":
 			s.env = append(s.env, "CPU_PROFILE="+filepath.Join(o.profileDir, name+".prof"))
+		case name == templateName && os.Getenv("CPU_PROFILE") != "":
+			// The older way, which the README shows: the template only.
+			s.env = append(s.env, "CPU_PROFILE="+os.Getenv("CPU_PROFILE"))
 		}
 		if s.bin, err = filepath.Abs(bin); err != nil {
 			return nil, fmt.Errorf("%s binary: %w", s.name, err)
@@ -564,9 +568,12 @@ type caseResult struct {
 // drive keeps conns requests in flight against s for d; with into nil it
 // is a warm-up and records nothing.
 func (c benchCase) drive(s *server, conns int, d time.Duration, into *stats) error {
-	cpu0, err := cpuTime(s.cmd.Process.Pid)
-	if err != nil {
-		return err
+	var cpu0 time.Duration
+	if into != nil {
+		var err error
+		if cpu0, err = cpuTime(s.cmd.Process.Pid); err != nil {
+			return err
+		}
 	}
 	var (
 		mu       sync.Mutex
