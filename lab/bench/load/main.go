@@ -1,11 +1,17 @@
-// Command load is `make bench`: it runs the template server and the plain
-// net/http + pgxpool baseline (bench/baseline) side by side on a fresh,
-// seeded database, drives both with the same closed-loop load and prints
-// throughput, latency, memory and start-up time with the template/baseline
-// ratios and a PASS/FAIL line per target.
+// Command load is `make bench`: it runs the template server and two
+// net/http + pgxpool yardsticks side by side on a fresh, seeded database,
+// drives all three with the same closed-loop load and prints throughput,
+// latency, server CPU per request, memory and start-up time with the
+// template's ratios to each yardstick and a PASS/FAIL line per target:
 //
-// Runs alternate between the servers (A B A B) within every case, so a burst
-// of noise from other work on the machine lands on both rather than on one.
+//   - plain (bench/plain) does only each route's work: the physical limit.
+//   - same-work (bench/baseline) adds what the template must do on every
+//     request too: a request id, the security headers, an access-log line.
+//
+// Runs alternate between the servers (A B C A B C) within every case, so a
+// burst of noise from other work on the machine lands on all of them rather
+// than on one. Then a sign-up flood (flood.go) runs against a template
+// server of its own.
 package main
 
 import (
@@ -23,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -41,40 +48,74 @@ import (
 // The secret both servers verify tokens with; 32+ bytes, as production needs.
 const jwtSecret = "bench-secret-bench-secret-bench-secret!"
 
-// Targets, from the issue: ratios are template/baseline.
+// Targets, from the issues: ratios are template/yardstick.
 const (
+	// Against the same-work yardstick: what the structure costs.
 	minReadRatio   = 0.85 // GET /items/{id}, GET /items?limit=20
 	minAuthRatio   = 0.80 // POST /items, GET /users/me
-	minHealthRatio = 0.80 // GET / against the bare net/http handler
+	minHealthRatio = 0.80 // GET /
 	maxP99Ratio    = 1.3
-	maxRSSBytes    = 60 << 20
-	maxReady       = 200 * time.Millisecond
+
+	// Against the plain yardstick: what the template costs in all.
+	minPlainReadRatio   = 0.85 // GET /items/{id}
+	minPlainHealthRatio = 0.80 // GET /
+	maxPlainCPURatio    = 1.3  // GET /, GET /items/{id}: server CPU per request
+
+	maxRSSBytes = 60 << 20
+	maxReady    = 200 * time.Millisecond
+)
+
+// Server names, in the order every round runs them.
+const (
+	templateName = "template"
+	sameWorkName = "same-work"
+	plainName    = "plain"
 )
 
 type options struct {
-	server, baseline string
-	dbServer         string
-	conns            int
-	duration, warmup time.Duration
-	rounds           int
-	items            int
-	starts           int
-	only             string
+	server, baseline, plain string
+	dbServer                string
+	conns                   int
+	duration, warmup        time.Duration
+	rounds                  int
+	items                   int
+	starts                  int
+	only                    *regexp.Regexp
+	profileDir              string
+	flood                   floodOptions
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.server, "server", "bin/server", "template server binary")
-	flag.StringVar(&o.baseline, "baseline", "bin/baseline", "baseline server binary")
+	flag.StringVar(&o.baseline, "baseline", "bin/baseline", "same-work yardstick binary (bench/baseline)")
+	flag.StringVar(&o.plain, "plain", "bin/plain", "plain yardstick binary (bench/plain)")
 	flag.StringVar(&o.dbServer, "db", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server to create the bench database on")
 	flag.IntVar(&o.conns, "conns", 64, "concurrent connections (closed loop: one request in flight each)")
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per case, per server, per round")
 	flag.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured load before every measured run")
-	flag.IntVar(&o.rounds, "rounds", 4, "rounds per case (each round runs template then baseline); short, many rounds cancel noise best")
+	flag.IntVar(&o.rounds, "rounds", 4, "rounds per case (each round runs template, same-work, plain); short, many rounds cancel noise best")
 	flag.IntVar(&o.items, "items", 10000, "items to seed")
 	flag.IntVar(&o.starts, "starts", 3, "starts per server to time exec-to-ready (the median is reported)")
-	flag.StringVar(&o.only, "only", "", "run only the cases whose name contains this, e.g. POST")
+	only := flag.String("only", "", "run only the cases whose name matches this regular expression, e.g. POST, '^GET /$' or flood")
+	flag.StringVar(&o.profileDir, "cpuprofile", "", "directory to write each server's CPU profile to (<name>.prof), through CPU_PROFILE: run with -server bin/profserver (CPU_PROFILE=file in the bench's environment profiles the template only)")
+	flag.IntVar(&o.flood.clients, "flood-clients", 200, "concurrent sign-up clients in the flood")
+	flag.DurationVar(&o.flood.duration, "flood-duration", 25*time.Second, "measured time of the flood (HASH_QUEUE_TIMEOUT is 20s: longer shows the 503s)")
+	flag.DurationVar(&o.flood.alone, "flood-alone", 10*time.Second, "measured time of the reads alone, and of the uncontended sign-ups")
+	flag.Float64Var(&o.flood.readRate, "flood-read-rate", 200, "GET /items/{id} per second, paced, alone and during the flood")
+	flag.Func("flood-env", "NAME=value for the flood's server, over the defaults it is measured with (repeatable), e.g. HASH_WORKERS=1 to experiment", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return errors.New("want NAME=value")
+		}
+		o.flood.env = append(o.flood.env, v)
+		return nil
+	})
 	flag.Parse()
+	var err error
+	if o.only, err = regexp.Compile(*only); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: -only:", err)
+		os.Exit(2)
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -106,50 +147,106 @@ func run(o options) (err error) {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 
-	servers := []*server{
-		{name: "template", bin: o.server, env: []string{"APP_ENV=production"}},
-		{name: "baseline", bin: o.baseline},
-	}
-	for _, s := range servers {
-		s.env = append(s.env, "DATABASE_URL="+dbURL, "JWT_SECRET="+jwtSecret)
-		if s.bin, err = filepath.Abs(s.bin); err != nil {
-			return fmt.Errorf("%s binary: %w", s.name, err)
+	newServer := func(name, bin string, env ...string) (*server, error) {
+		s := &server{name: name, dir: dir, env: append(env, "DATABASE_URL="+dbURL, "JWT_SECRET="+jwtSecret)}
+		switch {
+		case o.profileDir != "":
+			s.env = append(s.env, "CPU_PROFILE="+filepath.Join(o.profileDir, name+".prof"))
+		case name == templateName && os.Getenv("CPU_PROFILE") != "":
+			// The older way, which the README shows: the template only.
+			s.env = append(s.env, "CPU_PROFILE="+os.Getenv("CPU_PROFILE"))
 		}
-		s.dir = dir
-		if err := s.start(o.starts); err != nil {
-			return err
+		if s.bin, err = filepath.Abs(bin); err != nil {
+			return nil, fmt.Errorf("%s binary: %w", s.name, err)
 		}
-		defer s.stop()
-	}
-	if err := compareShapes(servers, token); err != nil {
-		return err
+		return s, nil
 	}
 
 	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), %s/%s, %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	fmt.Printf("load: %d connections, closed loop; per case %d round(s) x (%s warm-up + %s measured) per server, interleaved template/baseline; %d items seeded\n\n",
-		o.conns, o.rounds, o.warmup, o.duration, o.items)
-
 	var results []caseResult
-	for _, c := range cases(maxItem, token) {
-		if !strings.Contains(c.name, o.only) {
-			continue
-		}
-		r := caseResult{name: c.name}
-		for range o.rounds {
-			for i, s := range servers {
-				c.drive(s, o.conns, o.warmup, nil)
-				c.drive(s, o.conns, o.duration, &r.stats[i])
+	var servers []*server
+	if cs := selected(cases(maxItem, token), o.only); len(cs) > 0 {
+		for _, n := range []struct{ name, bin, env string }{
+			{templateName, o.server, "APP_ENV=production"},
+			{sameWorkName, o.baseline, ""},
+			{plainName, o.plain, ""},
+		} {
+			s, err := newServer(n.name, n.bin, n.env)
+			if err != nil {
+				return err
 			}
+			if err := s.start(o.starts); err != nil {
+				return err
+			}
+			defer s.stop()
+			servers = append(servers, s)
 		}
-		results = append(results, r)
+		if err := compareShapes(servers, token); err != nil {
+			return err
+		}
+		fmt.Printf("load: %d connections, closed loop; per case %d round(s) x (%s warm-up + %s measured) per server, interleaved %s; %d items seeded\n",
+			o.conns, o.rounds, o.warmup, o.duration, strings.Join([]string{templateName, sameWorkName, plainName}, "/"), o.items)
+		fmt.Printf("server CPU: utime+stime of the server process (/proc/PID/stat) over each measured run, divided by the requests it answered\n\n")
+		for _, c := range cs {
+			r := caseResult{name: c.name}
+			for range o.rounds {
+				for i, s := range servers {
+					if err := c.drive(s, o.conns, o.warmup, nil); err != nil {
+						return err
+					}
+					if err := c.drive(s, o.conns, o.duration, &r.stats[i]); err != nil {
+						return err
+					}
+				}
+			}
+			results = append(results, r)
+		}
+		for _, s := range servers {
+			s.rss, err = peakRSS(s.cmd.Process.Pid)
+			if err != nil {
+				return err
+			}
+			// Its 20 connections go back to PostgreSQL, which the flood's
+			// server needs too and other work on the machine may share.
+			s.stop()
+		}
 	}
-	for _, s := range servers {
-		s.rss, err = peakRSS(s.cmd.Process.Pid)
+	var verdicts []verdict
+	if len(results) > 0 {
+		verdicts = report(results, servers)
+	}
+	if o.only.MatchString(floodName) {
+		// A template process of its own, after the others have stopped
+		// being measured: the flood leaves thousands of users and a queue
+		// behind, and must not move the RSS above.
+		s, err := newServer(templateName+" (flood)", o.server, append([]string{"APP_ENV=production", "BCRYPT_COST=12"}, o.flood.env...)...)
 		if err != nil {
 			return err
 		}
+		s.drop = []string{"BCRYPT_COST", "HASH_WORKERS", "HASH_QUEUE_TIMEOUT"} // the defaults are what is measured
+		if err := s.start(1); err != nil {
+			return err
+		}
+		v, err := runFlood(s, dbURL, maxItem, o.flood)
+		s.stop()
+		if err != nil {
+			return err
+		}
+		verdicts = append(verdicts, v...)
 	}
-	return report(results, servers)
+	printVerdicts(verdicts)
+	return nil
+}
+
+// selected are the cases whose name only matches.
+func selected(cs []benchCase, only *regexp.Regexp) []benchCase {
+	var out []benchCase
+	for _, c := range cs {
+		if only.MatchString(c.name) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // createDatabase makes a database of the run's own and returns its URL and
@@ -235,8 +332,9 @@ func signToken(userID int64) (string, error) {
 
 type server struct {
 	name, bin string
-	dir       string // working directory
-	env       []string
+	dir       string   // working directory
+	env       []string // added to the bench's own environment
+	drop      []string // variables of the bench's environment not to pass on
 	addr      string
 	cmd       *exec.Cmd
 	ready     time.Duration // median exec-to-ready
@@ -255,7 +353,7 @@ func (s *server) start(n int) error {
 		}
 		s.addr = "127.0.0.1:" + strconv.Itoa(port)
 		cmd := exec.CommandContext(context.Background(), s.bin) //nolint:gosec // the binaries are the bench's own arguments; stop ends them
-		cmd.Env = append(os.Environ(), append(s.env, "HTTP_ADDR="+s.addr)...)
+		cmd.Env = append(environ(append(s.drop, "CPU_PROFILE")), append(s.env, "HTTP_ADDR="+s.addr)...)
 		cmd.Dir = s.dir
 		cmd.Stdout = nil // /dev/null: logging stays on, its output is not the point
 		var stderr bytes.Buffer
@@ -282,6 +380,51 @@ func (s *server) start(n int) error {
 		IdleConnTimeout:     time.Minute,
 	}}
 	return nil
+}
+
+// userHZ is the unit of utime and stime in /proc/PID/stat: USER_HZ, which
+// Linux fixes at 100 for what it reports to user space on every
+// architecture the bench runs on.
+const userHZ = 100
+
+// cpuTime is the CPU the process has used so far, in user and kernel mode,
+// all of its threads together: utime + stime in /proc/PID/stat.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read server CPU time: %w", err)
+	}
+	// The command name, field 2, is in parentheses and may hold spaces;
+	// the fields after it start with field 3, the state.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name in %q", pid, b)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the command name", pid, len(f))
+	}
+	var ticks int64
+	for _, v := range f[11:13] { // fields 14 and 15: utime, stime
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// environ is the bench's environment without the variables named.
+func environ(drop []string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(drop, name) {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 func (s *server) stop() {
@@ -348,8 +491,8 @@ func peakRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status: %w", pid, sc.Err())
 }
 
-// compareShapes checks that both servers answer the measured routes with the
-// same status and the same JSON, so the comparison is of like with like.
+// compareShapes checks that every server answers the measured routes with
+// the same status and the same JSON, so the comparison is of like with like.
 func compareShapes(servers []*server, token string) error {
 	for _, path := range []string{"/", "/items/1", "/items?limit=2", "/users/me"} {
 		var bodies [][]byte
@@ -367,8 +510,10 @@ func compareShapes(servers []*server, token string) error {
 			}
 			bodies = append(bodies, bytes.TrimSpace(b))
 		}
-		if !bytes.Equal(bodies[0], bodies[1]) {
-			return fmt.Errorf("GET %s differs:\n  template: %s\n  baseline: %s", path, bodies[0], bodies[1])
+		for i := 1; i < len(bodies); i++ {
+			if !bytes.Equal(bodies[0], bodies[i]) {
+				return fmt.Errorf("GET %s differs:\n  %s: %s\n  %s: %s", path, servers[0].name, bodies[0], servers[i].name, bodies[i])
+			}
 		}
 	}
 	return nil
@@ -382,8 +527,11 @@ type benchCase struct {
 	body   []byte
 	token  string
 	want   int
-	// minRatio is the throughput target against the baseline.
+	// minRatio is the throughput target against the same-work yardstick.
 	minRatio float64
+	// Targets against the plain yardstick; 0 is none.
+	minPlainRatio float64 // throughput
+	maxPlainCPU   float64 // server CPU per request
 }
 
 func cases(maxItem int64, token string) []benchCase {
@@ -391,8 +539,10 @@ func cases(maxItem int64, token string) []benchCase {
 	// POST /items runs last: the rows it adds would otherwise make the
 	// count(*) behind GET /items differ between runs.
 	return []benchCase{
-		{name: "GET /", method: http.MethodGet, path: fixed("/"), want: http.StatusOK, minRatio: minHealthRatio},
+		{name: "GET /", method: http.MethodGet, path: fixed("/"), want: http.StatusOK, minRatio: minHealthRatio,
+			minPlainRatio: minPlainHealthRatio, maxPlainCPU: maxPlainCPURatio},
 		{name: "GET /items/{id}", method: http.MethodGet, want: http.StatusOK, minRatio: minReadRatio,
+			minPlainRatio: minPlainReadRatio, maxPlainCPU: maxPlainCPURatio,
 			path: func(r *rand.Rand) string { return "/items/" + strconv.FormatInt(1+r.Int64N(maxItem), 10) }},
 		{name: "GET /items?limit=20", method: http.MethodGet, path: fixed("/items?limit=20"), want: http.StatusOK, minRatio: minReadRatio},
 		{name: "GET /users/me", method: http.MethodGet, path: fixed("/users/me"), token: token, want: http.StatusOK, minRatio: minAuthRatio},
@@ -405,18 +555,26 @@ type stats struct {
 	requests  int
 	errors    int
 	elapsed   time.Duration
+	cpu       time.Duration // the server's, over the measured runs
 	latencies []time.Duration
 	firstErr  string
 }
 
 type caseResult struct {
 	name  string
-	stats [2]stats // template, baseline
+	stats [3]stats // template, same-work, plain
 }
 
 // drive keeps conns requests in flight against s for d; with into nil it
 // is a warm-up and records nothing.
-func (c benchCase) drive(s *server, conns int, d time.Duration, into *stats) {
+func (c benchCase) drive(s *server, conns int, d time.Duration, into *stats) error {
+	var cpu0 time.Duration
+	if into != nil {
+		var err error
+		if cpu0, err = cpuTime(s.cmd.Process.Pid); err != nil {
+			return err
+		}
+	}
 	var (
 		mu       sync.Mutex
 		wg       sync.WaitGroup
@@ -454,9 +612,16 @@ func (c benchCase) drive(s *server, conns int, d time.Duration, into *stats) {
 		})
 	}
 	wg.Wait()
-	if into != nil {
-		into.elapsed += time.Since(began)
+	if into == nil {
+		return nil
 	}
+	into.elapsed += time.Since(began)
+	cpu1, err := cpuTime(s.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	into.cpu += cpu1 - cpu0
+	return nil
 }
 
 func (c benchCase) do(s *server, rng *rand.Rand) (int, error) {
@@ -488,6 +653,14 @@ func (c benchCase) do(s *server, rng *rand.Rand) (int, error) {
 
 func (s *stats) rps() float64 { return float64(s.requests) / s.elapsed.Seconds() }
 
+// cpuPerRequest is the server's CPU time per request answered.
+func (s *stats) cpuPerRequest() time.Duration {
+	if s.requests == 0 {
+		return 0
+	}
+	return s.cpu / time.Duration(s.requests)
+}
+
 func (s *stats) percentile(p float64) time.Duration {
 	if len(s.latencies) == 0 {
 		return 0
@@ -498,47 +671,97 @@ func (s *stats) percentile(p float64) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
 
-func report(results []caseResult, servers []*server) error {
-	fmt.Printf("%-20s | %28s | %28s | %6s | %6s\n", "case", "template rps  p50  p99  err", "baseline rps  p50  p99  err", "rps", "p99")
-	fmt.Printf("%-20s | %28s | %28s | %6s | %6s\n", "", "", "", "ratio", "ratio")
-	fmt.Println(strings.Repeat("-", 100))
-	type verdict struct {
-		ok   bool
-		line string
-	}
-	var verdicts []verdict
-	check := func(ok bool, format string, args ...any) {
-		verdicts = append(verdicts, verdict{ok, fmt.Sprintf(format, args...)})
-	}
+func us(d time.Duration) string { return fmt.Sprintf("%.1fµs", float64(d.Nanoseconds())/1000) }
+
+type verdict struct {
+	ok   bool
+	line string
+}
+
+func check(vs *[]verdict, ok bool, format string, args ...any) {
+	*vs = append(*vs, verdict{ok, fmt.Sprintf(format, args...)})
+}
+
+// report prints the figures of every server and the template's ratios to
+// each yardstick, and returns the verdicts on the targets.
+func report(results []caseResult, servers []*server) []verdict {
+	fmt.Printf("%-20s %-10s | %8s %9s %9s %6s | %10s\n", "case", "server", "rps", "p50", "p99", "errors", "CPU/req")
+	fmt.Println(strings.Repeat("-", 84))
 	for _, r := range results {
-		t, b := &r.stats[0], &r.stats[1]
-		ratio := t.rps() / b.rps()
-		tp99, bp99 := t.percentile(0.99), b.percentile(0.99)
-		p99Ratio := float64(tp99) / float64(bp99)
-		fmt.Printf("%-20s | %8.0f %8s %8s %3d | %8.0f %8s %8s %3d | %6.2f | %6.2f\n",
-			r.name, t.rps(), ms(t.percentile(0.5)), ms(tp99), t.errors,
-			b.rps(), ms(b.percentile(0.5)), ms(bp99), b.errors, ratio, p99Ratio)
-		target := 0.0
-		for _, c := range cases(1, "") {
-			if c.name == r.name {
-				target = c.minRatio
+		for i, s := range servers {
+			st := &r.stats[i]
+			name := r.name
+			if i > 0 {
+				name = ""
+			}
+			fmt.Printf("%-20s %-10s | %8.0f %9s %9s %6d | %10s\n",
+				name, s.name, st.rps(), ms(st.percentile(0.5)), ms(st.percentile(0.99)), st.errors, us(st.cpuPerRequest()))
+		}
+	}
+	fmt.Println()
+	fmt.Printf("%-20s %-14s | %6s %6s %6s %8s\n", "template / yardstick", "", "rps", "p50", "p99", "CPU/req")
+	fmt.Println(strings.Repeat("-", 68))
+	ratio := func(t, y float64) float64 { return t / y }
+	var verdicts []verdict
+	for _, r := range results {
+		t := &r.stats[0]
+		var c benchCase
+		for _, cc := range cases(1, "") {
+			if cc.name == r.name {
+				c = cc
 			}
 		}
-		check(ratio >= target, "%s: rps ratio %.2f >= %.2f", r.name, ratio, target)
-		check(p99Ratio <= maxP99Ratio, "%s: p99 %s <= %.1f x baseline %s (%.2fx)", r.name, ms(tp99), maxP99Ratio, ms(bp99), p99Ratio)
-		errLine := fmt.Sprintf("%s: errors template %d, baseline %d", r.name, t.errors, b.errors)
-		if t.errors+b.errors > 0 {
-			errLine += " (first: " + strings.TrimSpace(t.firstErr+" "+b.firstErr) + ")"
+		for i, y := range []*stats{&r.stats[2], &r.stats[1]} {
+			name, vs := r.name, "vs "+plainName
+			if i > 0 {
+				name, vs = "", "vs "+sameWorkName
+			}
+			fmt.Printf("%-20s %-14s | %6.2f %6.2f %6.2f %8.2f\n", name, vs,
+				ratio(t.rps(), y.rps()),
+				ratio(float64(t.percentile(0.5)), float64(y.percentile(0.5))),
+				ratio(float64(t.percentile(0.99)), float64(y.percentile(0.99))),
+				ratio(float64(t.cpuPerRequest()), float64(y.cpuPerRequest())))
 		}
-		check(t.errors == 0 && b.errors == 0, "%s", errLine)
+		p, w := &r.stats[2], &r.stats[1]
+		if c.minPlainRatio > 0 {
+			rr := ratio(t.rps(), p.rps())
+			check(&verdicts, rr >= c.minPlainRatio, "[vs plain] %s: rps ratio %.2f >= %.2f (%.0f vs %.0f)", r.name, rr, c.minPlainRatio, t.rps(), p.rps())
+		}
+		if c.maxPlainCPU > 0 {
+			cr := ratio(float64(t.cpuPerRequest()), float64(p.cpuPerRequest()))
+			check(&verdicts, cr <= c.maxPlainCPU, "[vs plain] %s: server CPU per request %.2fx <= %.2fx (%s vs %s)",
+				r.name, cr, c.maxPlainCPU, us(t.cpuPerRequest()), us(p.cpuPerRequest()))
+		}
+		rr := ratio(t.rps(), w.rps())
+		check(&verdicts, rr >= c.minRatio, "[vs same-work] %s: rps ratio %.2f >= %.2f", r.name, rr, c.minRatio)
+		tp99, wp99 := t.percentile(0.99), w.percentile(0.99)
+		p99Ratio := float64(tp99) / float64(wp99)
+		check(&verdicts, p99Ratio <= maxP99Ratio, "[vs same-work] %s: p99 %s <= %.1f x same-work %s (%.2fx)", r.name, ms(tp99), maxP99Ratio, ms(wp99), p99Ratio)
+		errs, total, first := make([]string, len(servers)), 0, ""
+		for i, s := range servers {
+			errs[i] = fmt.Sprintf("%s %d", s.name, r.stats[i].errors)
+			total += r.stats[i].errors
+			if first == "" && r.stats[i].firstErr != "" {
+				first = s.name + ": " + r.stats[i].firstErr
+			}
+		}
+		errLine := fmt.Sprintf("[all] %s: errors %s", r.name, strings.Join(errs, ", "))
+		if total > 0 {
+			errLine += " (first: " + first + ")"
+		}
+		check(&verdicts, total == 0, "%s", errLine)
 	}
 	fmt.Println()
 	for _, s := range servers {
-		fmt.Printf("%-8s peak RSS (VmHWM) %6.1f MB, exec to first 200 on /readyz %s (median)\n", s.name, float64(s.rss)/(1<<20), ms(s.ready))
+		fmt.Printf("%-10s peak RSS (VmHWM) %6.1f MB, exec to first 200 on /readyz %s (median)\n", s.name, float64(s.rss)/(1<<20), ms(s.ready))
 	}
 	t := servers[0]
-	check(t.rss <= maxRSSBytes, "template peak RSS %.1f MB <= %d MB", float64(t.rss)/(1<<20), maxRSSBytes>>20)
-	check(t.ready <= maxReady, "template exec-to-ready %s <= %s", ms(t.ready), ms(maxReady))
+	check(&verdicts, t.rss <= maxRSSBytes, "[template] peak RSS %.1f MB <= %d MB", float64(t.rss)/(1<<20), maxRSSBytes>>20)
+	check(&verdicts, t.ready <= maxReady, "[template] exec-to-ready %s <= %s", ms(t.ready), ms(maxReady))
+	return verdicts
+}
+
+func printVerdicts(verdicts []verdict) {
 	fmt.Println()
 	passed := 0
 	for _, v := range verdicts {
@@ -550,5 +773,4 @@ func report(results []caseResult, servers []*server) error {
 		fmt.Printf("%s  %s\n", mark, v.line)
 	}
 	fmt.Printf("\n%d of %d targets met\n", passed, len(verdicts))
-	return nil
 }

@@ -2,8 +2,15 @@
 // where the template's time goes under the bench's load:
 //
 //	go build -o bin/profserver ./bench/profserver
-//	CPU_PROFILE=/tmp/cpu.prof go run ./bench/load -server bin/profserver -only 'items/{id}'
-//	go tool pprof -top bin/profserver /tmp/cpu.prof
+//	go build -o bin/baseline ./bench/baseline && go build -o bin/plain ./bench/plain
+//	go run ./bench/load -server bin/profserver -cpuprofile /tmp/prof -only 'items/\{id\}'
+//	go tool pprof -top /tmp/prof/template.prof
+//
+// -cpuprofile profiles the yardsticks too (/tmp/prof/plain.prof,
+// /tmp/prof/same-work.prof), so the template's profile can be set beside
+// the physical limit's. A profile covers the server's whole life, start-up
+// included: the template hashes its dummy password at cost 12 as it
+// starts (pprof -ignore bcrypt leaves it out).
 //
 // The production binary carries no profiler on purpose; this one is built
 // from the same injector, so what it profiles is the same code.
@@ -39,7 +46,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	a, cleanup, err := apitemplate.InitializeApp(ctx, cfg, os.Stdout)
+	a, cleanup, err := apitemplate.InitializeApp(cfg, os.Stdout)
 	if err != nil {
 		return err
 	}
