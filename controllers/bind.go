@@ -157,16 +157,29 @@ func readValue(c *gin.Context) (json.RawMessage, error) {
 }
 
 // decode fills dst from the object raw and validates it; earlier are
-// failures already found, reported with the rest.
+// failures already found, reported with the rest, each field once.
 func (b *Binder) decode(raw json.RawMessage, dst any, earlier []FieldError) error {
+	const detail = "request body failed validation"
 	if err := json.Unmarshal(raw, dst); err != nil {
 		return decodeError(err)
 	}
 	fields := append(earlier, nulFields(dst)...)
-	if len(fields) > 0 {
-		return &ValidationError{Detail: "request body failed validation", Errors: fields}
+	err := b.check(dst, detail)
+	if len(fields) == 0 {
+		return err
 	}
-	return b.check(dst, "request body failed validation")
+	var invalid *ValidationError
+	if err != nil && !errors.As(err, &invalid) {
+		return err
+	}
+	if invalid != nil {
+		for _, fe := range invalid.Errors {
+			if !slices.ContainsFunc(fields, func(f FieldError) bool { return f.Field == fe.Field }) {
+				fields = append(fields, fe)
+			}
+		}
+	}
+	return &ValidationError{Detail: detail, Errors: fields}
 }
 
 // exactKeys drops the members of the object raw whose names are not exactly
