@@ -63,7 +63,8 @@ type Config struct {
 	JWTAudience string        `env:"JWT_AUDIENCE" envDefault:"apitemplate"`
 	BcryptCost  int           `env:"BCRYPT_COST" envDefault:"12"`
 	// HashWorkers bounds the passwords hashed at once (sign-up, login): 0
-	// is one per CPU the Go runtime uses.
+	// is one fewer than the CPUs the Go runtime uses (at least one), so
+	// that a flood of sign-ups always leaves a CPU to everything else.
 	HashWorkers int `env:"HASH_WORKERS" envDefault:"0"`
 	// HashQueueTimeout is the longest a request waits for a hashing worker
 	// before it is answered 503 "the server is busy".
@@ -245,7 +246,7 @@ func NewAuthConfig(cfg Config, logger *slog.Logger) (services.AuthConfig, error)
 	}
 	workers := cfg.HashWorkers
 	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	return services.AuthConfig{
 		JWTSecret:        secret,

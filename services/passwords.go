@@ -99,6 +99,13 @@ func (h *PasswordHasher) run(ctx context.Context, fn func()) error {
 	ctx, span := trace.SpanFromContext(ctx).TracerProvider().Tracer("services").Start(ctx, "password.hash")
 	defer span.End()
 	if !h.workers.TryAcquire(1) {
+		// A request that would not get a worker in time even if it waited
+		// is told so at once, instead of holding its connection for the
+		// whole timeout first.
+		if h.expectedWait() > h.wait {
+			h.rejected.Add(1)
+			return &BusyError{RetryAfter: h.retryAfter()}
+		}
 		h.queued.Add(1)
 		start := time.Now()
 		wctx, cancel := context.WithTimeout(ctx, h.wait)
@@ -127,10 +134,17 @@ func (h *PasswordHasher) run(ctx context.Context, fn func()) error {
 	return nil
 }
 
+// expectedWait is about how long a request arriving now would wait for a
+// worker: the queue ahead of it, worked off at the pace of the last hash.
+// Before any hash has been timed it is 0: nobody is turned away on a guess.
+func (h *PasswordHasher) expectedWait() time.Duration {
+	ahead := float64(h.queued.Load())/float64(h.size) + 1
+	return time.Duration(ahead * float64(h.lastNS.Load()))
+}
+
 // retryAfter is about when the queue ahead of a new request will have
 // drained, at least a second.
 func (h *PasswordHasher) retryAfter() time.Duration {
-	ahead := float64(h.queued.Load()+h.busy.Load()) / float64(h.size)
-	d := time.Duration(ahead * float64(h.lastNS.Load()))
+	d := h.expectedWait()
 	return max(time.Second, time.Duration(math.Ceil(d.Seconds()))*time.Second)
 }
