@@ -371,8 +371,15 @@ type accessClaims struct {
 }
 
 func (s *AuthService) issue(userID, generation int64, now time.Time) (string, error) {
+	// A token id of its own, so that two tokens issued in one second (a
+	// login and the refresh right after it) are two tokens, not one.
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return "", fmt.Errorf("token id: %w", err)
+	}
 	claims := accessClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
+			ID:        base64.RawURLEncoding.EncodeToString(id),
 			Subject:   strconv.FormatInt(userID, 10),
 			Issuer:    s.cfg.Issuer,
 			Audience:  jwt.ClaimStrings{s.cfg.Audience},
