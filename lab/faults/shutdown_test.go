@@ -21,7 +21,8 @@ import (
 // 100 requests are in flight. Every request the server has read must get its
 // normal answer, new connections must be refused at once, and the process
 // must exit 0 within SHUTDOWN_TIMEOUT. Logins make the load because bcrypt
-// keeps each one busy long enough to pile them up on two cores.
+// keeps each one busy long enough to pile them up in the queue for a
+// password-hashing worker.
 func TestDeployUnderLoad(t *testing.T) {
 	const (
 		requests        = 120
@@ -34,9 +35,9 @@ func TestDeployUnderLoad(t *testing.T) {
 		// at once would otherwise be throttled.
 		"LOGIN_MAX_FAILURES_PER_EMAIL":  "1000",
 		"LOGIN_MAX_FAILURES_PER_CLIENT": "1000",
-		// The deadline counts from the start of a request, and here the last
-		// logins wait seconds for a core before they reach the database.
-		"DB_QUERY_TIMEOUT": "30s",
+		// The last logins queue for a hashing worker for seconds: they are
+		// to be drained, not refused as busy.
+		"HASH_QUEUE_TIMEOUT": shutdownTimeout.String(),
 	})
 	base := "http://" + addr
 	signUp(t, base, "deploy@example.com")
@@ -91,9 +92,7 @@ func TestDeployUnderLoad(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	inFlight := written.Load() - completed.Load() - failed.Load()
 	signalled := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM: %v", err)
-	}
+	p.Signal(t, syscall.SIGTERM)
 	if inFlight < 100 {
 		t.Errorf("only %d requests were in flight at SIGTERM, want at least 100", inFlight)
 	}
@@ -116,7 +115,7 @@ func TestDeployUnderLoad(t *testing.T) {
 	}
 
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-time.After(shutdownTimeout + 5*time.Second):
 		t.Fatalf("the server did not exit within SHUTDOWN_TIMEOUT (%v) + 5s", shutdownTimeout)
 	}
@@ -132,8 +131,8 @@ func TestDeployUnderLoad(t *testing.T) {
 	t.Logf("SIGTERM with %d of %d requests in flight; new connections refused %v after it, with %d still being answered; "+
 		"process exited %v after it with code %d; completed %d, failed %d",
 		inFlight, requests, refusedAfter.Round(time.Millisecond), stillAnswering,
-		exitedAfter.Round(time.Millisecond), p.cmd.ProcessState.ExitCode(), completed.Load(), failed.Load())
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		exitedAfter.Round(time.Millisecond), p.Cmd.ProcessState.ExitCode(), completed.Load(), failed.Load())
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit code = %d, want 0", code)
 	}
 	if exitedAfter > shutdownTimeout {
