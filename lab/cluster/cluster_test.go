@@ -20,6 +20,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/example/apitemplate/internal/apitest"
 	"github.com/example/apitemplate/repositories"
 )
 
@@ -29,7 +30,7 @@ const replicas = 3
 type replica struct {
 	name string
 	addr string
-	proc *proc
+	proc *apitest.Process
 }
 
 func (r *replica) base() string { return "http://" + r.addr }
@@ -43,7 +44,7 @@ type cluster struct {
 	bouncer  *pgbouncer
 	replicas []*replica
 	lb       string // nginx's base URL
-	nginx    *proc
+	nginx    *apitest.Process
 }
 
 // replicaEnv is what every replica runs with: an exec mode PgBouncer's
@@ -298,7 +299,7 @@ http {
 
 // startNginx runs nginx as a round-robin load balancer over the replicas
 // and returns its base URL once it answers, and its process.
-func startNginx(t *testing.T, rs []*replica) (string, *proc) {
+func startNginx(t *testing.T, rs []*replica) (string, *apitest.Process) {
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
@@ -319,7 +320,7 @@ func startNginx(t *testing.T, rs []*replica) (string, *proc) {
 	// -e: the error log before the configuration is read, which otherwise
 	// is /var/log/nginx/error.log.
 	cmd := exec.Command(tool(t, "nginx"), "-p", dir, "-c", confPath, "-e", "stderr")
-	p := start(t, t, "nginx", cmd, syscall.SIGTERM) // SIGTERM: fast shutdown; nothing is in flight by then
+	p := apitest.Start(t, t, "nginx", cmd, syscall.SIGTERM) // SIGTERM: fast shutdown; nothing is in flight by then
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitDial(t, p, base[len("http://"):])
 	return base, p
@@ -451,24 +452,18 @@ func (c *cluster) rollingRestart(t *testing.T) {
 	// On a failure below, the workers must still end before the cleanups.
 	t.Cleanup(stopLoad)
 
-	nginxLog := len(c.nginx.stderr.String())
+	nginxLog := len(c.nginx.Stderr.String())
 	began := time.Now()
 	waitFor(t, "steady load", func() bool { return st.total.Load() >= steadyRequests })
 	var restarts []string
 	for i, r := range c.replicas {
 		st.phase.Store(int32(i + 1))
 		signalled := time.Now()
-		if err := r.proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatalf("SIGTERM %s: %v", r.name, err)
-		}
-		select {
-		case <-r.proc.done:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("%s did not exit within 30s of SIGTERM", r.name)
-		}
+		r.proc.Signal(t, syscall.SIGTERM)
+		code := r.proc.Wait(t, 30*time.Second)
 		exited := time.Since(signalled)
-		if code := r.proc.cmd.ProcessState.ExitCode(); code != 0 {
-			t.Fatalf("%s exited %d after SIGTERM, want 0: %s", r.name, code, tail(r.proc.stderr.String()))
+		if code != 0 {
+			t.Fatalf("%s exited %d after SIGTERM, want 0 (its output is shown at the end)", r.name, code)
 		}
 		before := st.served(r.addr)
 		restarted := time.Now()
@@ -504,7 +499,7 @@ func (c *cluster) rollingRestart(t *testing.T) {
 	// refused connect is a replica that was down; a reset or early close is
 	// a request written into a closing replica's accept queue, which only
 	// non_idempotent lets nginx pass on when it is a POST.
-	errLog := c.nginx.stderr.String()[nginxLog:]
+	errLog := c.nginx.Stderr.String()[nginxLog:]
 	t.Logf("nginx passed requests on to another replica after %d refused connections and %d resets or early closes",
 		strings.Count(errLog, "Connection refused"), strings.Count(errLog, "reset by peer")+strings.Count(errLog, "prematurely closed"))
 	if n := st.failed.Load(); n > 0 {

@@ -114,7 +114,7 @@ func TestPgBouncerExecModes(t *testing.T) {
 				"SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name).Scan(&sessions); err != nil {
 				t.Fatalf("pg_stat_activity: %v", err)
 			}
-			prepErrors := strings.Count(p.stdout.String(), "prepared statement")
+			prepErrors := strings.Count(p.Stdout.String(), "prepared statement")
 			t.Logf("%s through PgBouncer (transaction pooling, pool_size %d, %d client connections allowed): %d requests in %v by %d workers; "+
 				"statuses %s; failed %d (5xx %d, transport %d); server log lines naming a prepared statement: %d; PostgreSQL sessions on the database now: %d",
 				tc.mode, poolSize, workers, st.requests.Load(), elapsed.Round(time.Millisecond), workers,

@@ -4,16 +4,13 @@
 // It shows what that needs from the server (an exec mode a pooler can carry,
 // migrations that run once, a shared JWT secret, throttling kept in the
 // database, a graceful SIGTERM) and that a rolling restart under load loses
-// nothing. The files carry the build tag "cluster" so that `make test` stays
-// free of pgbouncer and nginx; `make test-cluster` runs them.
+// nothing. The lab is a module of its own, so the service's `make test`
+// stays free of pgbouncer and nginx: `make -C lab test-cluster` runs them.
 package cluster_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +22,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"text/template"
@@ -49,74 +47,6 @@ const jwtSecret = "cluster-test-secret-0123456789abcdef!!"
 // readyTimeout is generous: replicas that start together wait for one
 // another's migration, and CI machines are slow. Correctness checks are tight.
 const readyTimeout = 60 * time.Second
-
-// proc is a child process whose output the test keeps, killed when the test
-// that started it ends, whatever happened.
-type proc struct {
-	name   string
-	cmd    *exec.Cmd
-	stdout *apitest.LockedBuffer
-	stderr *apitest.LockedBuffer
-	done   chan struct{}
-}
-
-// start runs cmd, failing t if it cannot, and registers its cleanup on
-// owner: the test the process must outlive, which may be t's parent. stop is
-// the polite signal the cleanup sends first; a process that ignores it for
-// 5s is killed with its whole process group (nginx's workers run in it).
-func start(t, owner *testing.T, name string, cmd *exec.Cmd, stop syscall.Signal) *proc {
-	t.Helper()
-	// Setpgid: the cleanup can kill nginx's worker with its master.
-	// Pdeathsig: should the test binary itself die (a -timeout panic runs
-	// no cleanups), its children go with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	p := &proc{name: name, cmd: cmd, stdout: &apitest.LockedBuffer{}, stderr: &apitest.LockedBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	owner.Cleanup(func() {
-		if !p.exited() {
-			_ = cmd.Process.Signal(stop)
-			select {
-			case <-p.done:
-			case <-time.After(5 * time.Second):
-				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-				select {
-				case <-p.done:
-				case <-time.After(5 * time.Second):
-					owner.Errorf("%s (pid %d) did not die after SIGKILL", name, cmd.Process.Pid)
-				}
-			}
-		}
-		if owner.Failed() {
-			owner.Logf("%s stdout (tail):\n%s\n%s stderr (tail):\n%s", name, tail(p.stdout.String()), name, tail(p.stderr.String()))
-		}
-	})
-	return p
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// tail keeps the end of a process's output: request logs can be long.
-func tail(s string) string {
-	const keep = 4000
-	if len(s) > keep {
-		return "..." + s[len(s)-keep:]
-	}
-	return s
-}
 
 // freePort returns a port nothing listens on right now.
 func freePort(t *testing.T) int {
@@ -157,29 +87,19 @@ func adminDB(t *testing.T) *sql.DB {
 	return db
 }
 
-// newDatabase creates an empty database with a name of its own on the shared
-// server, dropped when the test ends, passed or failed. Empty, not cloned
-// from a migrated template: the replicas' own migration is under test.
+// newDatabase creates an empty database with a name of its own on the
+// shared server, dropped when the test ends, passed or failed, and returns
+// its name. Empty, not cloned from a migrated template: the replicas' own
+// migration is under test. Its drop is registered after the processes'
+// owner but before any process, so it runs once they are gone; it ends any
+// session left all the same.
 func newDatabase(t *testing.T) string {
 	t.Helper()
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatalf("random name: %v", err)
+	u, err := url.Parse(apitest.EmptyDatabase(t))
+	if err != nil {
+		t.Fatalf("database URL: %v", err)
 	}
-	name := "cluster_" + hex.EncodeToString(b)
-	admin := adminDB(t)
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	// Registered after the processes' parent but before any process, so it
-	// runs after they are gone; FORCE ends any session left all the same.
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	return name
+	return strings.TrimPrefix(u.Path, "/")
 }
 
 // directURL is the URL of database name on the PostgreSQL server itself.
@@ -207,7 +127,7 @@ func openDB(t *testing.T, url string) *sql.DB {
 // pgbouncer is a PgBouncer of the test's own in front of the shared server.
 type pgbouncer struct {
 	port int
-	proc *proc
+	proc *apitest.Process
 }
 
 // URL is the URL of database name through this PgBouncer.
@@ -287,7 +207,7 @@ func startPgBouncer(t *testing.T, poolSize int) *pgbouncer {
 	owner(users)
 
 	cmd := exec.Command(tool(t, "pgbouncer"), append(args, ini)...)
-	p := start(t, t, "pgbouncer", cmd, syscall.SIGTERM) // SIGTERM: immediate shutdown
+	p := apitest.Start(t, t, "pgbouncer", cmd, syscall.SIGTERM) // SIGTERM: immediate shutdown
 	waitDial(t, p, fmt.Sprintf("127.0.0.1:%d", port))
 	return &pgbouncer{port: port, proc: p}
 }
@@ -312,7 +232,7 @@ func writeFile(t *testing.T, path string, b []byte) {
 
 // waitDial waits until addr accepts TCP connections, failing early if the
 // process that should listen there has exited.
-func waitDial(t *testing.T, p *proc, addr string) {
+func waitDial(t *testing.T, p *apitest.Process, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(readyTimeout)
 	for {
@@ -321,11 +241,11 @@ func waitDial(t *testing.T, p *proc, addr string) {
 			_ = conn.Close()
 			return
 		}
-		if p.exited() {
-			t.Fatalf("%s exited before listening on %s: %s", p.name, addr, tail(p.stderr.String()))
+		if p.Exited() {
+			t.Fatalf("%s exited with code %d before listening on %s (its output is shown at the end)", p.Name, p.Cmd.ProcessState.ExitCode(), addr)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening on %s within %v: %v", p.name, addr, readyTimeout, err)
+			t.Fatalf("%s not listening on %s within %v: %v", p.Name, addr, readyTimeout, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -354,19 +274,22 @@ func serverEnv(dbURL, addr string, extra map[string]string) []string {
 	return out
 }
 
-// startServer starts one server process; it does not wait for readiness.
-// Its cleanup is registered on owner, which must outlive every use of it.
-func startServer(t, owner *testing.T, name, dbURL, addr string, extra map[string]string) *proc {
+// startServer starts one server process named name; it does not wait for
+// readiness. Its end is registered on owner, which must outlive every use
+// of it: a replica that a subtest restarts belongs to the whole cluster
+// test. (apitest.StartServer ties the process to the test that starts it,
+// so it serves only when that is also the owner.)
+func startServer(t, owner *testing.T, name, dbURL, addr string, extra map[string]string) *apitest.Process {
 	t.Helper()
 	cmd := exec.Command(serverBin)
 	// An empty directory, so a developer's .env cannot change what is tested.
 	cmd.Dir = owner.TempDir()
 	cmd.Env = serverEnv(dbURL, addr, extra)
-	return start(t, owner, name, cmd, syscall.SIGKILL)
+	return apitest.Start(t, owner, name, cmd, syscall.SIGKILL)
 }
 
 // waitReady polls GET /readyz until it answers 200.
-func waitReady(t *testing.T, p *proc, base string) {
+func waitReady(t *testing.T, p *apitest.Process, base string) {
 	t.Helper()
 	deadline := time.Now().Add(readyTimeout)
 	for {
@@ -374,11 +297,11 @@ func waitReady(t *testing.T, p *proc, base string) {
 		if err == nil && status == http.StatusOK {
 			return
 		}
-		if p.exited() {
-			t.Fatalf("%s exited before it was ready (code %d): %s", p.name, p.cmd.ProcessState.ExitCode(), tail(p.stderr.String()))
+		if p.Exited() {
+			t.Fatalf("%s exited before it was ready (code %d; its output is shown at the end)", p.Name, p.Cmd.ProcessState.ExitCode())
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready within %v: status %d, %v", p.name, readyTimeout, status, err)
+			t.Fatalf("%s not ready within %v: status %d, %v", p.Name, readyTimeout, status, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

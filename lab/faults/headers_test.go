@@ -85,19 +85,14 @@ func TestSecurityHeaders(t *testing.T) {
 func TestWildcardCORSRefusesToStart(t *testing.T) {
 	for _, origins := range []string{"*", "https://app.example,*"} {
 		t.Run(origins, func(t *testing.T) {
-			p := run(t, map[string]string{
+			p := apitest.StartServer(t, serverBin, "", map[string]string{
 				"DATABASE_URL":       "postgres://postgres@127.0.0.1:5432/never_used?sslmode=disable",
 				"HTTP_ADDR":          apitest.FreeAddr(t),
 				"JWT_SECRET":         testSecret,
 				"CORS_ALLOW_ORIGINS": origins,
 			})
-			select {
-			case <-p.done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("server still running 10s after starting with a wildcard origin")
-			}
-			code := p.cmd.ProcessState.ExitCode()
-			stderr := strings.TrimRight(p.stderr.String(), "\n")
+			code := p.Wait(t, 10*time.Second)
+			stderr := strings.TrimRight(p.Stderr.String(), "\n")
 			t.Logf("CORS_ALLOW_ORIGINS=%s: exit %d, stderr %q", origins, code, stderr)
 			if code == 0 {
 				t.Error("exit code 0, want non-zero")
@@ -105,7 +100,7 @@ func TestWildcardCORSRefusesToStart(t *testing.T) {
 			if strings.Count(stderr, "\n") != 0 || !strings.Contains(stderr, "CORS_ALLOW_ORIGINS") {
 				t.Errorf("stderr = %q, want one line naming CORS_ALLOW_ORIGINS", stderr)
 			}
-			if strings.Contains(p.stdout.String(), "server ready") {
+			if strings.Contains(p.Stdout.String(), "server ready") {
 				t.Error("the server said it was ready")
 			}
 		})

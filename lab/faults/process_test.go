@@ -1,19 +1,17 @@
 // Package faults_test puts the application under conditions a normal test
 // run avoids: requests racing for one row, a database that goes away, a
 // SIGTERM under load, clients that are slow, greedy or never read, login
-// timing, and a browser's view of the response headers. Most of it needs
+// timing, bursts of sign-ups and logins at production cost, and a
+// browser's view of the response headers. Most of it needs
 // the real binary on a real socket, because read deadlines, header limits
-// and connections that back up only exist there. The tests carry the build
-// tag "faults" so that `make test` stays fast; `make test-faults` runs them.
+// and connections that back up only exist there. The lab is a module of its
+// own, so the service's `make test` never runs them: `make -C lab
+// test-faults` does.
 package faults_test
 
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"os/exec"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,60 +27,9 @@ func TestMain(m *testing.M) {
 
 const testSecret = "faults-test-secret-0123456789abcdef!!"
 
-type proc struct {
-	cmd    *exec.Cmd
-	stdout *apitest.LockedBuffer
-	stderr *apitest.LockedBuffer
-	done   chan struct{}
-}
-
-// run starts the binary with exactly env (plus PATH and HOME) and kills it
-// when the test ends, whatever happened.
-func run(t *testing.T, env map[string]string) *proc {
-	t.Helper()
-	cmd := exec.Command(serverBin)
-	// An empty directory, so a developer's .env cannot change what is tested.
-	cmd.Dir = t.TempDir()
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	// Should the test binary die without its cleanups (a -timeout panic),
-	// the server dies with it rather than living on.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p := &proc{cmd: cmd, stdout: &apitest.LockedBuffer{}, stderr: &apitest.LockedBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			select {
-			case <-p.done:
-			case <-time.After(5 * time.Second):
-				t.Errorf("server process %d did not die after SIGKILL", cmd.Process.Pid)
-			}
-		}
-		if t.Failed() {
-			t.Logf("server stderr:\n%s", p.stderr.String())
-		}
-	})
-	return p
-}
-
-// startServer runs the server on a fresh port against dbURL, with extra
-// settings, and waits until it says it is ready. It returns the process and
-// its address.
-func startServer(t *testing.T, dbURL string, extra map[string]string) (*proc, string) {
-	t.Helper()
-	addr := apitest.FreeAddr(t)
+// serverEnv is what every server here runs with: a database, a fresh
+// port, a secret, and a cheap bcrypt cost; extra adds to it or overrides it.
+func serverEnv(dbURL, addr string, extra map[string]string) map[string]string {
 	env := map[string]string{
 		"DATABASE_URL": dbURL,
 		"HTTP_ADDR":    addr,
@@ -92,19 +39,17 @@ func startServer(t *testing.T, dbURL string, extra map[string]string) (*proc, st
 	for k, v := range extra {
 		env[k] = v
 	}
-	p := run(t, env)
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(p.stdout.String(), `"msg":"server ready"`) {
-		select {
-		case <-p.done:
-			t.Fatalf("server exited before it was ready: %s", p.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("server not ready within 20s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return env
+}
+
+// startServer runs the server on a fresh port against dbURL, with extra
+// settings, and waits until it says it is ready. It returns the process and
+// its address; the test's end kills it.
+func startServer(t *testing.T, dbURL string, extra map[string]string) (*apitest.Process, string) {
+	t.Helper()
+	addr := apitest.FreeAddr(t)
+	p := apitest.StartServer(t, serverBin, "", serverEnv(dbURL, addr, extra))
+	p.WaitReady(t, 20*time.Second)
 	return p, addr
 }
 

@@ -193,7 +193,7 @@ func TestSlowAndOversizedClients(t *testing.T) {
 		wg.Wait()
 		// The access log line is written once a response has been handed to
 		// the connection, so its count shows how far the server got.
-		answered := strings.Count(p.stdout.String(), `"route":"/items","status":200`)
+		answered := strings.Count(p.Stdout.String(), `"route":"/items","status":200`)
 		t.Logf("stalled readers: %d connections × %d pipelined pages, %d answered (the rest wait on full sockets); sessions active or in a transaction: at most %d in 10 samples; 8 fresh requests served in %v",
 			stalled, perConn, answered, worst, fresh.Round(time.Millisecond))
 		if worst > 0 {
