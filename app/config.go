@@ -103,6 +103,10 @@ type Config struct {
 	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
 }
 
+// maxHashQueueTimeout leaves a request that waited the longest for a
+// hashing worker time to hash and to answer before writeTimeout.
+const maxHashQueueTimeout = writeTimeout - 5*time.Second
+
 // MinJWTSecretBytes is the shortest HS256 key production accepts.
 const MinJWTSecretBytes = 32
 
@@ -200,8 +204,8 @@ func (c Config) Validate() error {
 	if c.HashWorkers < 0 {
 		errs = append(errs, errors.New("HASH_WORKERS must be 0 (one per CPU) or more"))
 	}
-	if c.HashQueueTimeout <= 0 {
-		errs = append(errs, errors.New("HASH_QUEUE_TIMEOUT must be positive"))
+	if c.HashQueueTimeout <= 0 || c.HashQueueTimeout > maxHashQueueTimeout {
+		errs = append(errs, fmt.Errorf("HASH_QUEUE_TIMEOUT must be positive and at most %s, so that an answer leaves before the %s write timeout", maxHashQueueTimeout, writeTimeout))
 	}
 	if c.DBQueryTimeout <= 0 {
 		errs = append(errs, errors.New("DB_QUERY_TIMEOUT must be positive"))

@@ -13,6 +13,11 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
+// writeTimeout is the longest a response may take to be written, from the
+// end of the request's headers: a client that stops reading cannot hold a
+// connection longer.
+const writeTimeout = 30 * time.Second
+
 // NewServer returns the API's HTTP server.
 func NewServer(cfg Config, router *gin.Engine) *http.Server {
 	return newHTTPServer(cfg, cfg.HTTPAddr, router)
@@ -26,7 +31,7 @@ func newHTTPServer(cfg Config, addr string, h http.Handler) *http.Server {
 		Handler:           h,
 		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}

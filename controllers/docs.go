@@ -32,7 +32,7 @@ func DocsRoutes() []Route {
 		case "/", "":
 			c.Redirect(http.StatusFound, "/swagger/index.html")
 		default:
-			if _, err := fs.Stat(swaggerFiles.FS, c.Param("any")[1:]); err != nil {
+			if !uiFile(c.Param("any")[1:]) {
 				NoRoute(c) // a problem, not gin-swagger's plain-text 404
 				return nil
 			}
@@ -51,6 +51,12 @@ func DocsRoutes() []Route {
 		}},
 		{http.MethodGet, "/swagger/*any", Public, swaggerUI},
 	}
+}
+
+// uiFile reports whether the Swagger UI has a file of that name.
+func uiFile(name string) bool {
+	_, err := fs.Stat(swaggerFiles.FS, name)
+	return err == nil
 }
 
 // OpenAPIPath serves the OpenAPI 3 document, which the Swagger UI shows.

@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -127,6 +129,13 @@ const prunedTokensPerRefresh = 16
 // AuthService logs users in, keeps their sessions, and verifies their
 // tokens.
 type AuthService struct {
+	// keyLocks line up, within this process, the attempts on one throttle
+	// key before they go to the database, where an advisory lock lines
+	// them up across replicas: a flood of logins on one email then waits
+	// here, holding nothing, instead of holding a pool connection each
+	// while it waits for the database's lock.
+	keyLocks [64]chan struct{} // each holds one token: a lock a waiter can give up on
+
 	cfg       AuthConfig
 	creds     CredentialStore
 	failures  LoginFailures
@@ -142,6 +151,9 @@ func NewAuthService(cfg AuthConfig, creds CredentialStore, failures LoginFailure
 		return nil, fmt.Errorf("bcrypt cost %d is outside %d..%d", cfg.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	s := &AuthService{cfg: cfg, creds: creds, failures: failures, refresh: refresh, tx: tx, hasher: hasher, now: time.Now}
+	for i := range s.keyLocks {
+		s.keyLocks[i] = make(chan struct{}, 1)
+	}
 	// Checking a password against this hash when the email is unknown makes
 	// both failure paths cost the same, so timing does not reveal accounts.
 	// Making it takes as long as a login, so it runs beside start-up instead
@@ -186,7 +198,7 @@ var errWrongPassword = errors.New("wrong password")
 // (errWrongPassword), and is taken back otherwise.
 func (s *AuthService) checkPassword(ctx context.Context, creds Credentials, password, clientAddr string) error {
 	emailKey, addrKey := "email:"+creds.Email, "addr:"+clientAddr
-	claims, err := s.claim(ctx, []string{emailKey, addrKey}, s.now())
+	claims, err := s.claim(ctx, []string{emailKey, addrKey})
 	if err != nil {
 		return err
 	}
@@ -205,6 +217,36 @@ func (s *AuthService) checkPassword(ctx context.Context, creds Credentials, pass
 		return err
 	}
 	return s.failures.Clear(keep, emailKey)
+}
+
+// lockKeys takes the in-process locks of keys, in one order, so that two
+// attempts sharing keys never wait for each other in a cycle. A request
+// whose client has gone stops waiting.
+func (s *AuthService) lockKeys(ctx context.Context, keys []string) (unlock func(), err error) {
+	var stripes []int
+	for _, k := range keys {
+		h := fnv.New32a()
+		h.Write([]byte(k))
+		stripes = append(stripes, int(h.Sum32()%uint32(len(s.keyLocks))))
+	}
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	held := 0
+	unlock = func() {
+		for _, i := range stripes[:held] {
+			<-s.keyLocks[i]
+		}
+	}
+	for _, i := range stripes {
+		select {
+		case s.keyLocks[i] <- struct{}{}:
+			held++
+		case <-ctx.Done():
+			unlock()
+			return nil, fmt.Errorf("wait for the login throttle: %w", ctx.Err())
+		}
+	}
+	return unlock, nil
 }
 
 // startSession issues an access token and a refresh token in family (0: a
@@ -337,13 +379,19 @@ func (s *AuthService) ChangePassword(ctx context.Context, caller Caller, current
 // is already at its limit: then it returns a ThrottledError saying how long
 // to wait. Concurrent attempts on a key are counted one after the other, so
 // however many arrive at once, no more than the limit get through.
-func (s *AuthService) claim(ctx context.Context, keys []string, now time.Time) ([]int64, error) {
+func (s *AuthService) claim(ctx context.Context, keys []string) ([]int64, error) {
+	unlock, err := s.lockKeys(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	now := s.now() // after the wait: the window is the one the count sees
 	if err := s.failures.Prune(ctx, now.Add(-s.cfg.FailWindow)); err != nil {
 		return nil, err
 	}
 	limits := []int{s.cfg.MaxPerEmail, s.cfg.MaxPerAddr}
 	var claims []int64
-	err := s.tx.ExecTx(ctx, func(ctx context.Context) error {
+	err = s.tx.ExecTx(ctx, func(ctx context.Context) error {
 		recent, err := s.failures.Recent(ctx, keys, now.Add(-s.cfg.FailWindow))
 		if err != nil {
 			return err

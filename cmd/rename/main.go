@@ -5,17 +5,23 @@
 //	go run ./cmd/rename github.com/acme/shop
 //
 // The root package keeps its name, apitemplate: an import path's last
-// element need not match the package name, so everything still builds.
+// element need not match the package name, so everything still builds, and
+// the imports of it say the name (apitemplate "github.com/acme/shop"), as
+// goimports wants when the two differ.
 package main
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
@@ -48,6 +54,16 @@ func rename(root, newPath string) error {
 	// starts the same way.
 	mention := regexp.MustCompile(regexp.QuoteMeta(oldPath) + `($|[^A-Za-z0-9._~-])`)
 	replacement := []byte(newPath + "$1")
+	rootPkg, err := packageName(root)
+	if err != nil {
+		return err
+	}
+	// An import of the root package alone on its line, not yet named.
+	rootImport := regexp.MustCompile(`(?m)^(\s*)"` + regexp.QuoteMeta(newPath) + `"$`)
+	named := []byte("${1}" + rootPkg + ` "` + newPath + `"`)
+	if path.Base(newPath) == rootPkg {
+		named = nil
+	}
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", root, err)
@@ -77,9 +93,26 @@ func rename(root, newPath string) error {
 		if err != nil {
 			return fmt.Errorf("stat %s: %w", path, err)
 		}
-		if err := r.WriteFile(path, mention.ReplaceAll(b, replacement), info.Mode().Perm()); err != nil {
+		b = mention.ReplaceAll(b, replacement)
+		if strings.HasSuffix(path, ".go") && named != nil {
+			b = rootImport.ReplaceAll(b, named)
+		}
+		if err := r.WriteFile(path, b, info.Mode().Perm()); err != nil {
 			return fmt.Errorf("rewrite %s: %w", path, err)
 		}
 		return nil
 	})
+}
+
+// packageName is the name of the package in the root directory.
+func packageName(root string) (string, error) {
+	pkgs, err := filepath.Glob(filepath.Join(root, "*.go"))
+	if err != nil || len(pkgs) == 0 {
+		return "", fmt.Errorf("no Go files at %s: run from the repository root", root)
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), pkgs[0], nil, parser.PackageClauseOnly)
+	if err != nil {
+		return "", fmt.Errorf("read the root package: %w", err)
+	}
+	return strings.TrimSuffix(f.Name.Name, "_test"), nil
 }

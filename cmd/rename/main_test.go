@@ -19,11 +19,19 @@ func TestRenameBuilds(t *testing.T) {
 		t.Skip("builds and tests a copy of the repository")
 	}
 	root := repocopy.Copy(t, filepath.Join("..", ".."))
-	const newPath = "github.com/acme/shop"
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod")) //nolint:gosec // the copy's go.mod
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Whatever this copy is called now, even after a rename of its own.
+	oldPath, newPath := modfile.ModulePath(gomod), "example.org/renamed/service"
+	if oldPath == newPath {
+		newPath = "example.org/renamed/again"
+	}
 	if err := rename(root, newPath); err != nil {
 		t.Fatal(err)
 	}
-	gomod, err := os.ReadFile(filepath.Join(root, "go.mod")) //nolint:gosec // the copy's go.mod
+	gomod, err = os.ReadFile(filepath.Join(root, "go.mod")) //nolint:gosec // the copy's go.mod
 	if err != nil || modfile.ModulePath(gomod) != newPath {
 		t.Fatalf("go.mod module = %q (%v), want %s", modfile.ModulePath(gomod), err, newPath)
 	}
@@ -33,13 +41,18 @@ func TestRenameBuilds(t *testing.T) {
 		}
 		b, err := fs.ReadFile(os.DirFS(root), path)
 		binary := bytes.IndexByte(b, 0) >= 0 // a stray test binary, say: rename leaves those alone
-		if err == nil && !binary && bytes.Contains(b, []byte("github.com/example/apitemplate")) {
+		if err == nil && !binary && bytes.Contains(b, []byte(oldPath)) {
 			t.Errorf("%s still names the old module", path)
 		}
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The root package is imported by its name, as goimports wants.
+	main, err := os.ReadFile(filepath.Join(root, "cmd", "server", "serve.go")) //nolint:gosec // the copy's file
+	if err != nil || !bytes.Contains(main, []byte(`apitemplate "`+newPath+`"`)) {
+		t.Errorf("cmd/server/serve.go does not import %s by the name apitemplate (%v)", newPath, err)
 	}
 	for _, args := range [][]string{
 		{"build", "./..."},

@@ -42,20 +42,24 @@ func TestRunRefuses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Everything a name may collide with is made here, so that the test
+	// holds whatever resources the copy has, or has lost.
 	write("controllers/extra.go", "package controllers\n\nconst extraRoute = \"/widgets\"\n")
 	write("repositories/migrations/00077_gadgets.sql", "-- +goose Up\nCREATE TABLE gadgets (id int);\n-- +goose Down\nDROP TABLE gadgets;\n")
 	write("services/gizmos.go", "package services\n")
+	write("controllers/bolts.go", "package controllers\n")
+	write("services/fixture.go", "package services\n\n// Nut is a name a resource may not take.\ntype Nut struct{}\n")
+	write("controllers/fixture.go", "package controllers\n\n// Washer is in the API documents.\n//\n//\t@Description\tA washer.\ntype WasherBody struct{} //\t@name\tWasher\n")
 	before := listFiles(t, root)
 
+	free := freeName(t, root, "sample")
 	const fields = "name:string"
 	tests := []struct{ name, fields, want string }{
-		{"item", fields, "exists already"},
-		{"Item", fields, "exists already"},
+		{"bolt", fields, "controllers/bolts.go exists already"},
+		{"Bolt", fields, "exists already"},
 		{"user", fields, "reserved word"},
-		{"auth", fields, "exists already"},
-		{"page", fields, "controllers/pages.go exists already"},
-		{"transactor", fields, "services.Transactor exists already in services/services.go"},
-		{"problem", fields, "API documents have a Problem"},
+		{"nut", fields, "services.Nut exists already in services/fixture.go"},
+		{"washer", fields, "API documents have a Washer"},
 		{"widget", fields, "route /widgets is registered already"},
 		{"gadget", fields, "table gadgets is created already"},
 		{"gizmo", fields, "services/gizmos.go exists already"},
@@ -63,10 +67,10 @@ func TestRunRefuses(t *testing.T) {
 		{"type", fields, "reserved word"},
 		{"string", fields, "reserved word"},
 		{"2fast", fields, "is not a name"},
-		{"product", "name:blob", `unknown type "blob"`},
-		{"product", "name:string name:text", "given twice"},
-		{"product", "id:int64", "every resource has"},
-		{"product", "", "no fields"},
+		{free, "name:blob", `unknown type "blob"`},
+		{free, "name:string name:text", "given twice"},
+		{free, "id:int64", "every resource has"},
+		{free, "", "no fields"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+" "+tt.fields, func(t *testing.T) {
@@ -85,11 +89,31 @@ func TestRunRefuses(t *testing.T) {
 	}
 
 	write("providers/controllers.go", strings.ReplaceAll(before[filepath.Join(root, controllersFile)], "// resource:list", ""))
-	if err := run(root, "product", fields, false, io.Discard); err == nil || !strings.Contains(err.Error(), "resource:list") {
+	if err := run(root, free, fields, false, io.Discard); err == nil || !strings.Contains(err.Error(), "resource:list") {
 		t.Errorf("run without a marker = %v, want an error naming it", err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "controllers", "products.go")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("a refused run wrote controllers/products.go")
+	if got := listFiles(t, root); len(got) != len(before) {
+		t.Errorf("a refused run wrote files: %d before, %d after", len(before), len(got))
+	}
+}
+
+// freeName is base, or base with a number, whichever no resource of the
+// copy has taken: a resource generated into the repository under test (as
+// a user's first product is) must not make the test collide with it.
+func freeName(t *testing.T, root, base string) string {
+	t.Helper()
+	for i := 0; ; i++ {
+		name := base
+		if i > 0 {
+			name += strings.Repeat("x", i)
+		}
+		n, err := parseName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "controllers", n.Plural().Snake()+".go")); errors.Is(err, fs.ErrNotExist) {
+			return name
+		}
 	}
 }
 
@@ -138,19 +162,23 @@ func TestGeneratedResourceWorks(t *testing.T) {
 		err := cmd.Run()
 		return stderr.String(), err
 	}
+	// Names no resource of the copy has: the repository under test may
+	// hold generated resources of its own, a product say.
+	thing := freeName(t, root, "gadgetry")
+	part := freeName(t, root, "gadgetry_part")
 	// The first run leaves make generate to the second, which is the
 	// default path; the documents must come out with both resources.
-	if stderr, err := generate("-name", "product", "-generate=false", "-fields", strings.Join(spec, " ")); err != nil {
-		t.Fatalf("generate product: %v\n%s", err, stderr)
+	if stderr, err := generate("-name", thing, "-generate=false", "-fields", strings.Join(spec, " ")); err != nil {
+		t.Fatalf("generate %s: %v\n%s", thing, err, stderr)
 	}
-	if stderr, err := generate("-name", "ProductCategory", "-fields", "count:int"); err != nil {
-		t.Fatalf("generate ProductCategory: %v\n%s", err, stderr)
+	if stderr, err := generate("-name", part, "-fields", "count:int"); err != nil {
+		t.Fatalf("generate %s: %v\n%s", part, err, stderr)
 	}
 
 	// A second run for the same name refuses in one line and changes nothing.
 	before := listFiles(t, root)
-	if stderr, err := generate("-name", "product", "-fields", "name:string"); err == nil || strings.Count(stderr, "\n") != 1 {
-		t.Errorf("generating product again: %v, stderr %q; want exit 1 and one line", err, stderr)
+	if stderr, err := generate("-name", thing, "-fields", "name:string"); err == nil || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("generating %s again: %v, stderr %q; want exit 1 and one line", thing, err, stderr)
 	}
 	if !equalFiles(before, listFiles(t, root)) {
 		t.Error("the refused run changed files")
@@ -158,7 +186,15 @@ func TestGeneratedResourceWorks(t *testing.T) {
 
 	goCmd("build", "./...")
 	goCmd("vet", "./...")
-	goCmd("test", "-race", "-count=1", "./controllers/", "-run", "^Test(Products|ProductCategories|Docs)")
+	plural := func(raw string) Name {
+		n, err := parseName(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Plural()
+	}
+	things, parts := plural(thing), plural(part)
+	goCmd("test", "-race", "-count=1", "./controllers/", "-run", "^Test("+things.Go()+"|"+parts.Go()+"|Docs)")
 
 	for _, doc := range []string{"docs/swagger.json", "docs/openapi.json"} {
 		raw, err := os.ReadFile(filepath.Join(root, doc)) //nolint:gosec // the copy's document
@@ -172,8 +208,8 @@ func TestGeneratedResourceWorks(t *testing.T) {
 			t.Fatalf("%s: %v", doc, err)
 		}
 		for path, methods := range map[string][]string{
-			"/products": {"get", "post"}, "/products/{id}": {"get", "put", "delete"},
-			"/product_categories": {"get", "post"}, "/product_categories/{id}": {"get", "put", "delete"},
+			"/" + things.Snake(): {"get", "post"}, "/" + things.Snake() + "/{id}": {"get", "put", "delete"},
+			"/" + parts.Snake(): {"get", "post"}, "/" + parts.Snake() + "/{id}": {"get", "put", "delete"},
 		} {
 			for _, m := range methods {
 				if _, ok := d.Paths[path][m]; !ok {

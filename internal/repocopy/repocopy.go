@@ -29,6 +29,10 @@ func Copy(t testing.TB, root string) string {
 			return err
 		}
 		switch {
+		case d.Name() == ".git" && !d.IsDir():
+			// A worktree's .git is a file naming the real repository: git run
+			// in the copy would act on that one.
+			return nil
 		case d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules" || path == "bin" || path == "tmp"):
 			return fs.SkipDir
 		case d.IsDir():

@@ -29,11 +29,23 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
   page.setDefaultTimeout(15_000);
 
+  // The UI must show the OpenAPI 3 document, the one the tests enforce,
+  // not swag's Swagger 2.0 one.
+  const documents: string[] = [];
+  page.on("response", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.endsWith(".json")) documents.push(`${path} ${r.status()}`);
+  });
   const answer = await page.goto(`${baseUrl}/schema`);
   if (!page.url().endsWith("/swagger/index.html") || !answer?.ok()) {
     throw new Error(`/schema led to ${page.url()} (${answer?.status()}), not the Swagger UI`);
   }
   console.log(`ok   /schema redirects to ${new URL(page.url()).pathname}`);
+  const version = (await page.locator(".info .version-stamp").first().innerText()).trim();
+  if (!documents.includes("/schema/openapi.json 200") || documents.some((d) => d.startsWith("/swagger/doc.json")) || !version.startsWith("OAS 3")) {
+    throw new Error(`the UI loaded ${JSON.stringify(documents)} and shows "${version}"; want /schema/openapi.json, OAS 3`);
+  }
+  console.log(`ok   the UI shows /schema/openapi.json (${version})`);
 
   const operation = page.locator("#operations-users-createUser");
   await operation.locator(".opblock-summary").click();

@@ -225,9 +225,10 @@ func watchPool(t *testing.T, c *http.Client, base string) *poolWatch {
 
 // checkBusy ends w and checks the 503 "the server is busy" answers of the
 // burst it watched, which asked for n hashes at once, and returns how many
-// there were. Each must come after the whole HASH_QUEUE_TIMEOUT, never
-// sooner, and only while every worker was hashing: then the server did
-// what it could, and the machine was too slow for n within the timeout.
+// there were. Each must come only while every worker was hashing: then the
+// server did what it could, and the machine was too slow for n within
+// HASH_QUEUE_TIMEOUT (a request is refused at once when the queue ahead of
+// it would keep it past that, or else when the timeout has passed).
 // Alone it hashes about six a second at cost 12, enough for 40 at once and
 // not for 200; another job on its two CPUs can cut that to one or two.
 func checkBusy(t *testing.T, shots []shot, n int, w *poolWatch) int {
@@ -240,9 +241,6 @@ func checkBusy(t *testing.T, shots []shot, n int, w *poolWatch) int {
 	for _, sh := range shots {
 		if sh.err == nil && sh.status == http.StatusServiceUnavailable && sh.detail == "the server is busy" {
 			busy++
-			if sh.elapsed < hashQueueTimeout {
-				t.Errorf("503 busy after %v, sooner than HASH_QUEUE_TIMEOUT %v", sh.elapsed, hashQueueTimeout)
-			}
 		}
 	}
 	t.Logf("the server made %.0f hashes in %v (%.2f a second) for %d asked at once; every worker was busy in %d of the %d samples that found requests queued",
@@ -463,20 +461,13 @@ func TestBursts(t *testing.T) {
 				maxRetry = max(maxRetry, n)
 			case sh.status == http.StatusServiceUnavailable && sh.detail == "the server is busy":
 				busy++
-				if sh.elapsed < hashQueueTimeout {
-					t.Errorf("a login got 503 busy after %v, sooner than HASH_QUEUE_TIMEOUT %v", sh.elapsed, hashQueueTimeout)
-				}
 			case sh.status == http.StatusServiceUnavailable && sh.detail == "the database is not reachable":
-				// Every attempt waits its turn for the email's lock, holding a
-				// pool connection, and the wait is time on the database. On a
-				// machine this busy, 200 turns can outlast DB_QUERY_TIMEOUT:
-				// then the late ones give up, never before it, and never
-				// having counted as failures (checked below).
+				// Attempts on one email wait their turn in the process, holding
+				// no connection, and that wait is not time on the database:
+				// the database was fine, so this answer would be a lie.
 				unreachable++
 				slowest = max(slowest, sh.elapsed)
-				if sh.elapsed < dbQueryTimeout {
-					t.Errorf("a login got 503 %q after %v, sooner than DB_QUERY_TIMEOUT %v", sh.detail, sh.elapsed, dbQueryTimeout)
-				}
+				t.Errorf("a login got 503 %q after %v, with the database up", sh.detail, sh.elapsed)
 			default:
 				t.Errorf("a login got %d %s, want 401, 429 or 503", sh.status, sh.body)
 			}
