@@ -99,6 +99,7 @@ func TestCluster(t *testing.T) {
 	t.Run("Spread", c.spread)
 	t.Run("TokenAcrossReplicas", c.tokenAcrossReplicas)
 	t.Run("ThrottleAcrossReplicas", c.throttleAcrossReplicas)
+	t.Run("SessionsAcrossReplicas", c.sessionsAcrossReplicas)
 	t.Run("RollingRestart", c.rollingRestart)
 	t.Logf("TestCluster took %v", time.Since(began).Round(time.Millisecond))
 }
@@ -215,6 +216,47 @@ func (c *cluster) tokenAcrossReplicas(t *testing.T) {
 		}
 	}
 	t.Logf("token issued by %s accepted by all %d replicas (GET /users/me 200, user %d)", a.name, replicas, id)
+}
+
+// sessionsAcrossReplicas: a session lives in the database, so every replica
+// agrees on it. A refresh token issued by one replica is rotated by
+// another; the spent one is refused by a third, and its reuse ends the
+// session everywhere; a logout on one replica ends a session for all, and
+// a password change voids the earlier access tokens on every replica.
+func (c *cluster) sessionsAcrossReplicas(t *testing.T) {
+	a, b, r3 := c.replicas[0], c.replicas[1], c.replicas[2]
+	const email = "sessions@example.com"
+	signUp(t, c.lb, email)
+	refresh := func(base, token string, want int) tokenResponse {
+		t.Helper()
+		_, body := mustCall(t, want, http.MethodPost, base+"/auth/refresh", "", map[string]string{"refresh_token": token})
+		if want != http.StatusOK {
+			return tokenResponse{}
+		}
+		return decode[tokenResponse](t, body)
+	}
+	_, body := mustCall(t, http.StatusOK, http.MethodPost, a.base()+"/auth/login", "", map[string]string{"email": email, "password": password})
+	first := decode[tokenResponse](t, body)
+	second := refresh(b.base(), first.RefreshToken, http.StatusOK)
+	refresh(r3.base(), first.RefreshToken, http.StatusUnauthorized) // reuse: the session ends
+	refresh(a.base(), second.RefreshToken, http.StatusUnauthorized)
+	t.Logf("refresh token from %s rotated by %s; its reuse on %s ended the session, refused on %s too", a.name, b.name, r3.name, a.name)
+
+	_, body = mustCall(t, http.StatusOK, http.MethodPost, b.base()+"/auth/login", "", map[string]string{"email": email, "password": password})
+	session := decode[tokenResponse](t, body)
+	mustCall(t, http.StatusNoContent, http.MethodPost, r3.base()+"/auth/logout", session.AccessToken, map[string]string{"refresh_token": session.RefreshToken})
+	refresh(a.base(), session.RefreshToken, http.StatusUnauthorized)
+	t.Logf("logout on %s ended a session %s started; %s refuses its refresh token", r3.name, b.name, a.name)
+
+	_, body = mustCall(t, http.StatusOK, http.MethodPost, a.base()+"/auth/login", "", map[string]string{"email": email, "password": password})
+	before := decode[tokenResponse](t, body)
+	mustCall(t, http.StatusNoContent, http.MethodPut, b.base()+"/users/me/password", before.AccessToken,
+		map[string]string{"current_password": password, "new_password": "another password 1"})
+	for _, r := range c.replicas {
+		mustCall(t, http.StatusUnauthorized, http.MethodGet, r.base()+"/users/me", before.AccessToken, nil)
+	}
+	refresh(r3.base(), before.RefreshToken, http.StatusUnauthorized)
+	t.Logf("a password change on %s voided the earlier access token on all %d replicas and its refresh token on %s", b.name, replicas, r3.name)
 }
 
 // throttleAcrossReplicas: failed logins for one email count across the

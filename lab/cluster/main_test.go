@@ -340,7 +340,8 @@ func decode[T any](t *testing.T, b []byte) T {
 }
 
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
 }
 
 type itemResponse struct {
