@@ -42,6 +42,10 @@ var bodySeeds = []string{
 	`{"name":"\u0000\ud800","description":"\xff"}`,
 	`{"name":"a\u0000b","email":"a\u0000@example.com","description":"\u0000","price_cents":1,"password":"pass\u0000word1"}`,
 	`{"unknown":1}`,
+	`{"description":null}`,
+	`{"name":null,"price_cents":-1,"email":null}`,
+	`{"current_password":"password123","new_password":"password456"}`,
+	`{"refresh_token":"x"}`,
 	`{"name":"Teapot","price_cents":1}trailing`,
 	`{"name":"Teapot","price_cents":1}{"name":"x"}`,
 	`{"email":"` + strings.Repeat("a", 300) + `@example.com","password":"` + strings.Repeat("p", 100) + `"}`,
@@ -55,7 +59,7 @@ func checkAnswer(t *testing.T, res *apitest.Response) {
 		t.Fatalf("answered %d: %s", res.Status, res.Body)
 	}
 	if res.Status < 400 {
-		if res.Status != http.StatusNoContent && !json.Valid(res.Body) {
+		if res.Status != http.StatusNoContent && res.Status != http.StatusNotModified && !json.Valid(res.Body) {
 			t.Fatalf("answered %d with a body that is not JSON: %q", res.Status, res.Body)
 		}
 		return
@@ -78,13 +82,22 @@ func checkAnswer(t *testing.T, res *apitest.Response) {
 // fuzzBody fuzzes one method and path with arbitrary JSON bodies; path and
 // token come from setup, run once per fuzzing process.
 func fuzzBody(f *testing.F, setup func(api *apitest.API) (method, path, token string)) {
+	fuzzBodyAs(f, "", setup)
+}
+
+// fuzzBodyAs is fuzzBody with a Content-Type of its own ("" for JSON).
+func fuzzBodyAs(f *testing.F, contentType string, setup func(api *apitest.API) (method, path, token string)) {
 	for _, s := range bodySeeds {
 		f.Add([]byte(s))
 	}
 	api := apitest.New(f)
 	method, path, token := setup(api)
+	var header map[string]string
+	if contentType != "" {
+		header = map[string]string{"Content-Type": contentType}
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		res := api.For(t).Do(apitest.Request{Method: method, Path: path, Token: token, Body: body})
+		res := api.For(t).Do(apitest.Request{Method: method, Path: path, Token: token, Body: body, Header: header})
 		checkAnswer(t, res)
 	})
 }
@@ -130,6 +143,66 @@ func FuzzUpdateItemRequest(f *testing.F) {
 	})
 }
 
+func FuzzPatchUserRequest(f *testing.F) {
+	fuzzBodyAs(f, "application/merge-patch+json", func(api *apitest.API) (string, string, string) {
+		u := api.SignUp("fuzz@example.com", "Fuzz", "password123")
+		return http.MethodPatch, "/users/" + strconv.FormatInt(u.ID, 10), u.Token
+	})
+}
+
+func FuzzPatchItemRequest(f *testing.F) {
+	fuzzBodyAs(f, "application/merge-patch+json", func(api *apitest.API) (string, string, string) {
+		u := api.SignUp("fuzz@example.com", "Fuzz", "password123")
+		res := api.Do(apitest.Request{Method: http.MethodPost, Path: "/items", Token: u.Token,
+			Body: map[string]any{"name": "Teapot", "price_cents": 1}})
+		if res.Status != http.StatusCreated {
+			f.Fatalf("create item: %d %s", res.Status, res.Body)
+		}
+		var it itemJSON
+		res.JSON(f, &it)
+		return http.MethodPatch, "/items/" + strconv.FormatInt(it.ID, 10), u.Token
+	})
+}
+
+func FuzzRefreshRequest(f *testing.F) {
+	fuzzBody(f, func(api *apitest.API) (string, string, string) {
+		api.SignUp("fuzz@example.com", "Fuzz", "password123")
+		return http.MethodPost, "/auth/refresh", ""
+	})
+}
+
+// FuzzHeaders fuzzes the request headers the API reads besides the body:
+// Idempotency-Key on a create, If-None-Match on a read and If-Match on a
+// write of one resource.
+func FuzzHeaders(f *testing.F) {
+	for _, s := range []string{"", "*", `"1-1"`, `W/"1-1"`, `"1-1", "1-2"`, `"1-"`, `"-1"`, `"1-99999999999999999999"`, `""`, `,`, `"`,
+		"key", "two words", "\x00", strings.Repeat("k", 256), "clé"} {
+		f.Add(s)
+	}
+	api := apitest.New(f)
+	u := api.SignUp("fuzz@example.com", "Fuzz", "password123")
+	res := api.Do(apitest.Request{Method: http.MethodPost, Path: "/items", Token: u.Token,
+		Body: map[string]any{"name": "Teapot", "price_cents": 1}})
+	if res.Status != http.StatusCreated {
+		f.Fatalf("create item: %d %s", res.Status, res.Body)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		if strings.ContainsAny(value, "\r\n\x00") {
+			return // net/http refuses such header values before any handler
+		}
+		a := api.For(t)
+		for _, r := range []apitest.Request{
+			{Method: http.MethodPost, Path: "/items", Token: u.Token, Body: `{"name":"x","price_cents":1}`, Header: map[string]string{"Idempotency-Key": value}},
+			{Method: http.MethodGet, Path: "/items/1", Header: map[string]string{"If-None-Match": value}},
+			{Method: http.MethodGet, Path: "/users/me", Token: u.Token, Header: map[string]string{"If-None-Match": value}},
+			{Method: http.MethodPatch, Path: "/items/1", Token: u.Token, Body: `{"name":"x"}`, Header: map[string]string{"If-Match": value}},
+			{Method: http.MethodPut, Path: "/users/" + strconv.FormatInt(u.ID, 10), Token: u.Token, Body: `{}`, Header: map[string]string{"If-Match": value}},
+		} {
+			checkAnswer(t, a.Do(r))
+		}
+	})
+}
+
 // FuzzListQuery fuzzes the query parsers: limit, offset and owner_id on
 // both lists.
 func FuzzListQuery(f *testing.F) {
@@ -139,7 +212,8 @@ func FuzzListQuery(f *testing.F) {
 	}
 	f.Add("10", "", "1")
 	api := apitest.New(f)
-	u := api.SignUp("fuzz@example.com", "Fuzz", "password123")
+	// An admin, so that the users list reads its query too.
+	u := api.SignUpAdmin("fuzz@example.com", "Fuzz", "password123")
 	f.Fuzz(func(t *testing.T, limit, offset, owner string) {
 		q := url.Values{"limit": {limit}, "offset": {offset}, "owner_id": {owner}}.Encode()
 		a := api.For(t)
@@ -175,8 +249,10 @@ func FuzzPathID(f *testing.F) {
 		for _, r := range []apitest.Request{
 			{Method: http.MethodGet, Path: "/items/" + seg},
 			{Method: http.MethodPut, Path: "/items/" + seg, Token: u.Token, Body: `{"name":"x"}`},
+			{Method: http.MethodPatch, Path: "/items/" + seg, Token: u.Token, Body: `{"name":"x"}`},
 			{Method: http.MethodDelete, Path: "/items/" + seg, Token: u.Token},
 			{Method: http.MethodGet, Path: "/users/" + seg, Token: u.Token},
+			{Method: http.MethodPatch, Path: "/users/" + seg, Token: u.Token, Body: `{}`},
 		} {
 			checkAnswer(t, a.Do(r))
 		}
