@@ -4,6 +4,7 @@ package main_test
 // statuses, through the binary TestMain builds.
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/example/apitemplate"
 	"github.com/example/apitemplate/app"
@@ -88,6 +91,28 @@ func TestRoutesPrintsTheRouteTables(t *testing.T) {
 	}
 	if !printed["GET /healthz public controllers.Healthy"] {
 		t.Errorf("no line for the liveness probe:\n%s", stdout)
+	}
+	// Each kind of access, as the contract gives it for these routes.
+	for _, want := range []string{
+		"GET /users admin controllers.(*UserController).List",
+		"GET /users/me bearer controllers.(*UserController).Me",
+		"GET /users/:id self-or-admin controllers.(*UserController).Get",
+		"PATCH /users/:id self-or-admin controllers.(*UserController).Patch",
+		"DELETE /users/:id self-or-admin controllers.(*UserController).Delete",
+		"PATCH /items/:id owner-or-admin controllers.(*ItemController).Patch",
+		"PUT /items/:id owner-or-admin controllers.(*ItemController).Update",
+		"POST /items bearer controllers.(*ItemController).Create",
+		"POST /auth/refresh public controllers.(*AuthController).Refresh",
+		"POST /auth/logout bearer controllers.(*AuthController).Logout",
+	} {
+		if !printed[want] {
+			t.Errorf("no line %q:\n%s", want, stdout)
+		}
+	}
+	for line := range printed {
+		if f := strings.Fields(line); len(f) != 4 || !slices.Contains([]string{"public", "bearer", "admin", "self-or-admin", "owner-or-admin"}, f[2]) {
+			t.Errorf("line %q: want METHOD PATH ACCESS HANDLER with a known ACCESS", line)
+		}
 	}
 }
 
@@ -217,7 +242,7 @@ func TestHelpExitsZero(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
 		{"-h"}, {"--help"}, {"help"},
-		{"serve", "-h"}, {"routes", "--help"}, {"schema", "-h"}, {"migrate", "--help"},
+		{"serve", "-h"}, {"routes", "--help"}, {"schema", "-h"}, {"migrate", "--help"}, {"users", "-h"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			t.Parallel()
@@ -244,6 +269,8 @@ func TestBadUsageExitsTwoWithOneLine(t *testing.T) {
 		{[]string{"routes", "extra"}, []string{"routes", `"extra"`}},
 		{[]string{"migrate"}, []string{"migrate", "up, down, status"}},
 		{[]string{"migrate", "sideways"}, []string{"migrate", `"sideways"`}},
+		{[]string{"users"}, []string{"users", "promote or demote"}},
+		{[]string{"users", "elevate", "ada@example.com"}, []string{"users", `"elevate"`}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -283,4 +310,174 @@ func TestServeReadsDotEnv(t *testing.T) {
 		t.Errorf("exit code after SIGTERM = %d, want 0", code)
 	}
 	assertRefused(t, dotEnvAddr)
+}
+
+// insertUser stores an account directly, for the commands that act on one.
+func insertUser(t *testing.T, dbURL, email string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `INSERT INTO users (email, name, password_hash) VALUES ($1, 'Someone', 'x')`, email); err != nil {
+		t.Fatalf("insert %s: %v", email, err)
+	}
+}
+
+// roleOf reads an account's role from the database.
+func roleOf(t *testing.T, dbURL, email string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	var role string
+	if err := conn.QueryRow(ctx, `SELECT role FROM users WHERE email = $1`, email).Scan(&role); err != nil {
+		t.Fatalf("role of %s: %v", email, err)
+	}
+	return role
+}
+
+// users promote and demote change an account's role in DATABASE_URL: exit
+// 0 and one line on stdout; an email no account has is exit 1 and one line
+// on stderr; bad usage is exit 2.
+func TestUsersPromoteAndDemote(t *testing.T) {
+	t.Parallel()
+	dbURL := apitest.NewDatabase(t)
+	insertUser(t, dbURL, "ada@example.com")
+	insertUser(t, dbURL, "bob@example.com")
+	env := map[string]string{"DATABASE_URL": dbURL}
+
+	for _, step := range []struct {
+		args []string
+		line string
+		role string
+	}{
+		{[]string{"users", "promote", "ada@example.com"}, "ada@example.com is now admin", "admin"},
+		{[]string{"users", "promote", "ada@example.com"}, "ada@example.com is now admin", "admin"}, // again: no change, no error
+		{[]string{"users", "demote", " ADA@Example.COM "}, "ada@example.com is now user", "user"},
+		{[]string{"users", "demote", "ada@example.com"}, "ada@example.com is now user", "user"},
+		{[]string{"users", "promote", "Ada@Example.com"}, "ada@example.com is now admin", "admin"},
+	} {
+		code, stdout, stderr := runServer(t, env, step.args...)
+		if code != 0 || stderr != "" {
+			t.Fatalf("server %s: exit %d, stderr %q; want 0 and nothing", strings.Join(step.args, " "), code, stderr)
+		}
+		if line := strings.TrimSuffix(stdout, "\n"); line == "" || strings.Contains(line, "\n") || !strings.Contains(line, step.line) {
+			t.Errorf("server %s printed %q, want one line saying %q", strings.Join(step.args, " "), stdout, step.line)
+		}
+		if got := roleOf(t, dbURL, "ada@example.com"); got != step.role {
+			t.Errorf("after %s: role %q, want %q", strings.Join(step.args, " "), got, step.role)
+		}
+	}
+	if got := roleOf(t, dbURL, "bob@example.com"); got != "user" {
+		t.Errorf("bob's role = %q: changing ada's changed his", got)
+	}
+
+	t.Run("no such account", func(t *testing.T) {
+		for _, action := range []string{"promote", "demote"} {
+			code, stdout, stderr := runServer(t, env, "users", action, "nobody@example.com")
+			if code != 1 || stdout != "" {
+				t.Errorf("users %s nobody: exit %d, stdout %q; want 1 and nothing", action, code, stdout)
+			}
+			oneLine(t, stderr, "nobody@example.com")
+		}
+	})
+	t.Run("unreachable database", func(t *testing.T) {
+		code, stdout, stderr := runServer(t, map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/app?sslmode=disable"}, "users", "promote", "ada@example.com")
+		if code != 1 || stdout != "" {
+			t.Errorf("exit %d, stdout %q; want 1 and nothing", code, stdout)
+		}
+		oneLine(t, stderr, "not reachable")
+	})
+	t.Run("bad usage", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"users"},
+			{"users", "promote"},
+			{"users", "ada@example.com"},
+			{"users", "promote", "ada@example.com", "bob@example.com"},
+			{"users", "elevate", "ada@example.com"},
+			{"users", "-x", "promote", "ada@example.com"},
+		} {
+			code, stdout, stderr := runServer(t, env, args...)
+			if code != 2 || stdout != "" {
+				t.Errorf("server %s: exit %d, stdout %q; want 2 and nothing", strings.Join(args, " "), code, stdout)
+			}
+			oneLine(t, stderr, "users")
+		}
+		if got := roleOf(t, dbURL, "ada@example.com"); got != "admin" {
+			t.Errorf("bad usage changed the role to %q", got)
+		}
+	})
+}
+
+// A role changed by the command takes effect on the very next request of a
+// running server, with a token issued before the change: the server reads
+// it with every request's user check and keeps no copy.
+func TestUsersPromoteTakesEffectOnTheNextRequest(t *testing.T) {
+	t.Parallel()
+	dbURL := apitest.NewDatabase(t)
+	addr := apitest.FreeAddr(t)
+	p := start(t, map[string]string{
+		"DATABASE_URL": dbURL,
+		"HTTP_ADDR":    addr,
+		"JWT_SECRET":   testSecret,
+		"BCRYPT_COST":  "4",
+	})
+	p.WaitReady(t, startTimeout)
+	base := "http://" + addr
+	creds := map[string]string{"email": "ada@example.com", "name": "Ada", "password": "password123"}
+	if status, body := postJSON(t, httpClient, base, "/users", creds); status != http.StatusCreated {
+		t.Fatalf("POST /users = %d %s", status, body)
+	}
+	status, body := postJSON(t, httpClient, base, "/auth/login", creds)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal([]byte(body), &tok); status != http.StatusOK || err != nil || tok.AccessToken == "" {
+		t.Fatalf("POST /auth/login = %d %s", status, body)
+	}
+	listUsers := func() (int, string) {
+		t.Helper()
+		status, _, body, err := apitest.Call(httpClient, http.MethodGet, base+"/users", tok.AccessToken, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return status, string(body)
+	}
+	setRole := func(action string) {
+		t.Helper()
+		code, stdout, stderr := runServer(t, map[string]string{"DATABASE_URL": dbURL}, "users", action, "ada@example.com")
+		if code != 0 || stderr != "" || strings.Count(stdout, "\n") != 1 {
+			t.Fatalf("users %s: exit %d, stdout %q, stderr %q", action, code, stdout, stderr)
+		}
+	}
+
+	if status, body := listUsers(); status != http.StatusForbidden {
+		t.Fatalf("GET /users before the promotion = %d %s, want 403", status, body)
+	}
+	setRole("promote")
+	status, body = listUsers()
+	if status != http.StatusOK {
+		t.Fatalf("GET /users right after the promotion = %d %s, want 200", status, body)
+	}
+	var page struct {
+		Items []struct {
+			Email string `json:"email"`
+			Role  string `json:"role"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(body), &page); err != nil || len(page.Items) != 1 || page.Items[0].Role != "admin" {
+		t.Errorf("GET /users = %s (%v), want ada, an admin", body, err)
+	}
+	setRole("demote")
+	if status, body := listUsers(); status != http.StatusForbidden {
+		t.Errorf("GET /users right after the demotion = %d %s, want 403", status, body)
+	}
 }
