@@ -178,6 +178,29 @@ func TestIdempotencyKeyOnCreateItem(t *testing.T) {
 		}
 		idemSameAnswer(t, idemPost(api, "/items", ada.Token, "key-3", body), res)
 	})
+	t.Run("a key is kept 24 hours", func(t *testing.T) {
+		first := idemPost(api, "/items", ada.Token, "key-5", body)
+		if first.Status != http.StatusCreated {
+			t.Fatalf("POST = %d %s", first.Status, first.Body)
+		}
+		if _, err := api.DB.Exec(`UPDATE idempotency_keys SET created_at = now() - interval '23 hours' WHERE key = 'key-5'`); err != nil {
+			t.Fatal(err)
+		}
+		idemSameAnswer(t, idemPost(api, "/items", ada.Token, "key-5", body), first)
+		if _, err := api.DB.Exec(`UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'key-5'`); err != nil {
+			t.Fatal(err)
+		}
+		before := countItems(t, api)
+		res := idemPost(api, "/items", ada.Token, "key-5", body)
+		if res.Status != http.StatusCreated || res.Header.Get("Idempotent-Replayed") != "" || bytes.Equal(res.Body, first.Body) {
+			t.Fatalf("the key a day later = %d %s (replayed %q), want a new item", res.Status, res.Body, res.Header.Get("Idempotent-Replayed"))
+		}
+		if n := countItems(t, api); n != before+1 {
+			t.Errorf("%d items, want %d", n, before+1)
+		}
+		// And the new answer is the one kept from then on.
+		idemSameAnswer(t, idemPost(api, "/items", ada.Token, "key-5", body), res)
+	})
 	t.Run("a repeat while the first is in flight", func(t *testing.T) {
 		release := idemHold(t, api, "POST /items user "+strconv.FormatInt(ada.ID, 10), "key-4")
 		before := countItems(t, api)

@@ -401,6 +401,7 @@ func TestUsersCreateDuplicateEmail(t *testing.T) {
 	t.Parallel()
 	api := apitest.New(t)
 	first := api.SignUp("ada@example.com", "Ada", "password")
+	hashes := scrapeAPI(t, api)["password_hashes_total"]
 	for _, email := range []string{"ada@example.com", "ADA@EXAMPLE.COM", "  Ada@Example.com\t"} {
 		t.Run(email, func(t *testing.T) {
 			res := api.Do(apitest.Request{Method: http.MethodPost, Path: "/users", Body: uaSignUpBody(email, "Someone Else", "different password")})
@@ -409,6 +410,10 @@ func TestUsersCreateDuplicateEmail(t *testing.T) {
 				t.Errorf("detail = %q", p.Detail)
 			}
 		})
+	}
+	// A taken email is refused before the password is hashed.
+	if after := scrapeAPI(t, api)["password_hashes_total"]; after != hashes {
+		t.Errorf("password_hashes_total went from %v to %v over sign-ups with a taken email, want no hashing", hashes, after)
 	}
 	var n int
 	if err := api.DB.Get(&n, `SELECT count(*) FROM users`); err != nil {

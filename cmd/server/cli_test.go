@@ -439,10 +439,32 @@ func TestUsersPromoteTakesEffectOnTheNextRequest(t *testing.T) {
 	status, body := postJSON(t, httpClient, base, "/auth/login", creds)
 	var tok struct {
 		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
 	}
 	if err := json.Unmarshal([]byte(body), &tok); status != http.StatusOK || err != nil || tok.AccessToken == "" {
 		t.Fatalf("POST /auth/login = %d %s", status, body)
 	}
+	// With nothing set, an access token lasts 15 minutes, and a refresh
+	// token 30 days.
+	if tok.ExpiresIn != 900 {
+		t.Errorf("expires_in = %d, want 900 (the default JWT_TTL)", tok.ExpiresIn)
+	}
+	func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var ttl time.Duration
+		if err := conn.QueryRow(ctx, `SELECT expires_at - created_at FROM refresh_tokens`).Scan(&ttl); err != nil {
+			t.Fatal(err)
+		}
+		if ttl < 30*24*time.Hour-time.Minute || ttl > 30*24*time.Hour+time.Minute {
+			t.Errorf("a refresh token lasts %v, want 720h (the default REFRESH_TTL)", ttl)
+		}
+	}()
 	listUsers := func() (int, string) {
 		t.Helper()
 		status, _, body, err := apitest.Call(httpClient, http.MethodGet, base+"/users", tok.AccessToken, nil)
