@@ -424,3 +424,36 @@ func TestIdempotencyKeyConcurrentRepeats(t *testing.T) {
 		})
 	}
 }
+
+// The key's record commits in the same transaction as what the request
+// created: when storing the record fails, nothing was created either.
+func TestIdempotencyKeyCommitsWithTheResource(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	ada := api.SignUp("ada@example.com", "Ada", "correct horse")
+	// The database refuses to store this one key, after the insert of what
+	// the request creates.
+	if _, err := api.DB.Exec(`ALTER TABLE idempotency_keys ADD CONSTRAINT test_refuses_boom CHECK (key <> 'boom')`); err != nil {
+		t.Fatal(err)
+	}
+	res := idemPost(api, "/items", ada.Token, "boom", newItemBody())
+	p := requireProblem(t, res, http.StatusInternalServerError, "/items")
+	if p.Detail != "internal server error" {
+		t.Errorf("detail = %q", p.Detail)
+	}
+	if n := countItems(t, api); n != 0 {
+		t.Errorf("%d items stored without their key's record, want 0", n)
+	}
+	requireProblem(t, idemPost(api, "/users", "", "boom", uaSignUpBody("bob@example.com", "Bob", "correct horse")), http.StatusInternalServerError, "/users")
+	var users int
+	if err := api.DB.Get(&users, `SELECT count(*) FROM users WHERE email = 'bob@example.com'`); err != nil || users != 0 {
+		t.Errorf("%d users stored without their key's record (%v), want 0", users, err)
+	}
+	if n := idemKeys(t, api); n != 0 {
+		t.Errorf("%d keys stored, want 0", n)
+	}
+	// Any other key works.
+	if res := idemPost(api, "/items", ada.Token, "fine", newItemBody()); res.Status != http.StatusCreated {
+		t.Errorf("another key = %d %s", res.Status, res.Body)
+	}
+}
