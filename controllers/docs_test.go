@@ -202,18 +202,23 @@ func TestDocsContractStatuses(t *testing.T) {
 		"GET /":              {"200"},
 		"GET /healthz":       {"200"},
 		"GET /readyz":        {"200", "503"},
-		"POST /auth/login":   {"200", "400", "401", "429"},
-		"POST /users":        {"201", "400", "409"},
-		"GET /users":         {"200", "400", "401"},
-		"GET /users/me":      {"200", "401"},
-		"GET /users/{id}":    {"200", "400", "401", "404"},
-		"PUT /users/{id}":    {"200", "400", "401", "403", "409"},
-		"DELETE /users/{id}": {"204", "400", "401", "403"},
-		"GET /items":         {"200", "400"},
-		"GET /items/{id}":    {"200", "400", "404"},
-		"POST /items":        {"201", "400", "401"},
-		"PUT /items/{id}":    {"200", "400", "401", "403", "404"},
-		"DELETE /items/{id}": {"204", "400", "401", "403", "404"},
+		"POST /auth/login":       {"200", "400", "401", "429"},
+		"POST /auth/refresh":     {"200", "400", "401"},
+		"POST /auth/logout":      {"204", "400", "401"},
+		"POST /users":            {"201", "400", "409", "422"},
+		"GET /users":             {"200", "400", "401", "403"},
+		"GET /users/me":          {"200", "304", "401"},
+		"PUT /users/me/password": {"204", "400", "401", "403", "429"},
+		"GET /users/{id}":        {"200", "304", "400", "401", "403", "404"},
+		"PUT /users/{id}":        {"200", "400", "401", "403", "409", "412"},
+		"PATCH /users/{id}":      {"200", "400", "401", "403", "409", "412", "415"},
+		"DELETE /users/{id}":     {"204", "400", "401", "403", "412"},
+		"GET /items":             {"200", "400"},
+		"GET /items/{id}":        {"200", "304", "400", "404"},
+		"POST /items":            {"201", "400", "401", "409", "422"},
+		"PUT /items/{id}":        {"200", "400", "401", "403", "404", "412"},
+		"PATCH /items/{id}":      {"200", "400", "401", "403", "404", "412", "415"},
+		"DELETE /items/{id}":     {"204", "400", "401", "403", "404", "412"},
 	}
 	for name, ops := range map[string]map[string]operation{"OpenAPI 3": openAPIOperations(t), "Swagger 2": swaggerOperations(t)} {
 		for _, key := range sortedKeys(want) {
@@ -370,5 +375,71 @@ func TestDocsIntegersSayTheirWidth(t *testing.T) {
 	walk(doc, "", "")
 	if seen == 0 {
 		t.Fatal("no integers found in the document")
+	}
+}
+
+// TestDocsResponseHeaders checks the response headers the contract names:
+// an ETag on every answer that carries one user or item (and on a 304),
+// Location on a 201, Retry-After on every 503 and 429; and the request
+// headers each conditional or retried route reads.
+func TestDocsResponseHeaders(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []docParameter `json:"parameters"`
+			Responses  map[string]struct {
+				Headers map[string]json.RawMessage `json:"headers"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(docs.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	wantHeader := func(key, code, header string) {
+		t.Helper()
+		method, path, _ := strings.Cut(key, " ")
+		op, ok := doc.Paths[path][strings.ToLower(method)]
+		if !ok {
+			t.Errorf("%s is not documented", key)
+			return
+		}
+		if _, ok := op.Responses[code].Headers[header]; !ok {
+			t.Errorf("%s: response %s documents no %s header", key, code, header)
+		}
+	}
+	for _, key := range []string{"GET /users/me", "GET /users/{id}", "PUT /users/{id}", "PATCH /users/{id}",
+		"GET /items/{id}", "PUT /items/{id}", "PATCH /items/{id}"} {
+		wantHeader(key, "200", "ETag")
+	}
+	for _, key := range []string{"GET /users/me", "GET /users/{id}", "GET /items/{id}"} {
+		wantHeader(key, "304", "ETag")
+	}
+	for _, key := range []string{"POST /users", "POST /items"} {
+		wantHeader(key, "201", "ETag")
+		wantHeader(key, "201", "Location")
+	}
+	for path, item := range doc.Paths {
+		for method, op := range item {
+			for code := range op.Responses {
+				if code == "503" || code == "429" {
+					wantHeader(strings.ToUpper(method)+" "+path, code, "Retry-After")
+				}
+			}
+		}
+	}
+	wantParam := func(key, name string) {
+		t.Helper()
+		method, path, _ := strings.Cut(key, " ")
+		if !slices.ContainsFunc(doc.Paths[path][strings.ToLower(method)].Parameters, func(p docParameter) bool { return p.Name == name && p.In == "header" }) {
+			t.Errorf("%s documents no %s header parameter", key, name)
+		}
+	}
+	for _, key := range []string{"PUT /users/{id}", "PATCH /users/{id}", "DELETE /users/{id}", "PUT /items/{id}", "PATCH /items/{id}", "DELETE /items/{id}"} {
+		wantParam(key, "If-Match")
+	}
+	for _, key := range []string{"GET /users/me", "GET /users/{id}", "GET /items/{id}"} {
+		wantParam(key, "If-None-Match")
+	}
+	for _, key := range []string{"POST /users", "POST /items"} {
+		wantParam(key, "Idempotency-Key")
 	}
 }
