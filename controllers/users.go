@@ -170,7 +170,7 @@ func (ctl *UserController) Create(c *gin.Context) error {
 	if key != "" {
 		// A retry of a sign-up that succeeded finds its email taken: the
 		// stored answer must come first.
-		request, err := json.Marshal(req)
+		request, err := json.Marshal(req) //nolint:gosec // only a keyed digest of it is kept (services.IdempotencyService)
 		if err != nil {
 			return err
 		}

@@ -101,7 +101,9 @@ func StartServer(t testing.TB, bin, dir string, env map[string]string, args ...s
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	cmd := exec.Command(bin, args...) //nolint:gosec // the binary the test built
+	// Not CommandContext: the process is ended by Start's cleanup, politely
+	// first, rather than killed when a context ends.
+	cmd := exec.Command(bin, args...) //nolint:gosec,noctx // the binary the test built
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for k, v := range env {
