@@ -288,13 +288,12 @@ func TestIfMatchOnItems(t *testing.T) {
 		t.Run(w.method, func(t *testing.T) {
 			it := createItem(t, api, ada.Token, newItemBody())
 			path := itemPath(it.ID)
-			body, current := condGet(t, api, path, "")
 			// The tag of the item before its last change.
+			_, stale := condGet(t, api, path, "")
 			if res := api.Do(apitest.Request{Method: http.MethodPatch, Path: path, Body: `{"price_cents":1}`, Token: ada.Token}); res.Status != http.StatusOK {
 				t.Fatalf("PATCH = %d %s", res.Status, res.Body)
 			}
-			stale := current
-			body, current = condGet(t, api, path, "")
+			body, current := condGet(t, api, path, "")
 
 			// None of these names the item as it is now: nothing changes.
 			for _, ifMatch := range []string{
@@ -471,13 +470,13 @@ func TestIfMatchConcurrentWriters(t *testing.T) {
 		t.Helper()
 		winner := -1
 		for i, r := range res {
-			switch {
-			case r.Status == http.StatusOK || r.Status == http.StatusNoContent:
+			switch r.Status {
+			case http.StatusOK, http.StatusNoContent:
 				if winner >= 0 {
 					t.Errorf("writers %d and %d both succeeded with the same If-Match: %s / %s", winner, i, res[winner].Body, r.Body)
 				}
 				winner = i
-			case r.Status == http.StatusPreconditionFailed, r.Status == goneStatus:
+			case http.StatusPreconditionFailed, goneStatus:
 			default:
 				t.Errorf("writer %d (%s) = %d %s, want 200, 204 or 412", i, reqs[i].Method, r.Status, r.Body)
 			}

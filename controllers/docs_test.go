@@ -199,9 +199,9 @@ func TestDocsProblemResponses(t *testing.T) {
 // contract's tables list for it.
 func TestDocsContractStatuses(t *testing.T) {
 	want := map[string][]string{
-		"GET /":              {"200"},
-		"GET /healthz":       {"200"},
-		"GET /readyz":        {"200", "503"},
+		"GET /":                  {"200"},
+		"GET /healthz":           {"200"},
+		"GET /readyz":            {"200", "503"},
 		"POST /auth/login":       {"200", "400", "401", "429"},
 		"POST /auth/refresh":     {"200", "400", "401"},
 		"POST /auth/logout":      {"204", "400", "401"},
