@@ -45,7 +45,8 @@ func (e exchange) check() error {
 }
 
 var (
-	jsonCT    = map[string]string{"Content-Type": "application/json; charset=utf-8"}
+	// One item's answer carries its ETag.
+	jsonCT    = map[string]string{"Content-Type": "application/json; charset=utf-8", "ETag": `"1-1"`}
 	problemCT = map[string]string{"Content-Type": "application/problem+json"}
 	bearer    = map[string]string{"Authorization": "Bearer t"}
 )
@@ -53,7 +54,7 @@ var (
 // The checker must pass what the documents describe and fail everything
 // else, or every test that relies on it proves nothing.
 func TestCheckExchange(t *testing.T) {
-	created := map[string]string{"Content-Type": "application/json", "Location": "/items/1"}
+	created := map[string]string{"Content-Type": "application/json", "Location": "/items/1", "ETag": `"1-1"`}
 	good := []struct {
 		name string
 		ex   exchange
@@ -73,6 +74,11 @@ func TestCheckExchange(t *testing.T) {
 		{"trailing-slash redirect", exchange{method: "GET", path: "/items/", status: 301,
 			resHeader: map[string]string{"Location": "/items", "Content-Type": "text/html; charset=utf-8"}, resBody: "moved"}},
 		{"empty 204", exchange{method: "DELETE", path: "/items/1", header: bearer, status: 204}},
+		{"304 with its ETag and no body", exchange{method: "GET", path: "/items/1", header: map[string]string{"If-None-Match": `"1-1"`},
+			status: 304, resHeader: map[string]string{"ETag": `"1-1"`}}},
+		{"412 problem", exchange{method: "PATCH", path: "/items/1", body: `{"name":"x"}`, header: map[string]string{"Authorization": "Bearer t", "If-Match": `"1-0"`},
+			status: 412, resHeader: problemCT,
+			resBody: `{"type":"about:blank","title":"Precondition Failed","status":412,"detail":"x","instance":"/items/1"}`}},
 	}
 	for _, tt := range good {
 		if err := tt.ex.check(); err != nil {
@@ -88,7 +94,7 @@ func TestCheckExchange(t *testing.T) {
 			exchange{method: "GET", path: "/items/1", status: 409, resHeader: problemCT,
 				resBody: `{"type":"about:blank","title":"Conflict","status":409,"detail":"x","instance":"/items/1"}`}},
 		{"wrong content type", "Content-Type",
-			exchange{method: "GET", path: "/items/1", status: 200, resHeader: map[string]string{"Content-Type": "text/plain"}, resBody: itemJSON}},
+			exchange{method: "GET", path: "/items/1", status: 200, resHeader: map[string]string{"Content-Type": "text/plain", "ETag": `"1-1"`}, resBody: itemJSON}},
 		{"a member the document does not list", `"password_hash" is unsupported`,
 			exchange{method: "GET", path: "/items/1", status: 200, resHeader: jsonCT,
 				resBody: strings.Replace(itemJSON, "{", `{"password_hash":"x",`, 1)}},
@@ -102,7 +108,11 @@ func TestCheckExchange(t *testing.T) {
 			exchange{method: "POST", path: "/items", body: `{"name":"Teapot","price_cents":0}`, header: bearer,
 				status: 201, resHeader: jsonCT, resBody: itemJSON}},
 		{"missing X-Request-ID", `"X-Request-ID"`,
-			exchange{method: "GET", path: "/items/1", status: 200, resHeader: map[string]string{"Content-Type": "application/json", "X-Request-ID": ""}, resBody: itemJSON}},
+			exchange{method: "GET", path: "/items/1", status: 200, resHeader: map[string]string{"Content-Type": "application/json", "ETag": `"1-1"`, "X-Request-ID": ""}, resBody: itemJSON}},
+		{"missing ETag", `"ETag" missing`,
+			exchange{method: "GET", path: "/items/1", status: 200, resHeader: map[string]string{"Content-Type": "application/json"}, resBody: itemJSON}},
+		{"a body on a 304", "without a body",
+			exchange{method: "GET", path: "/items/1", status: 304, resHeader: map[string]string{"ETag": `"1-1"`}, resBody: itemJSON}},
 		{"accepted request the documents refuse", "does not match the documented request",
 			exchange{method: "POST", path: "/items", body: `{"name":"Teapot","price_cents":-1}`, header: bearer,
 				status: 201, resHeader: created, resBody: itemJSON}},
