@@ -10,8 +10,9 @@
 //
 // Runs alternate between the servers (A B C A B C) within every case, so a
 // burst of noise from other work on the machine lands on all of them rather
-// than on one. Then a sign-up flood (flood.go) runs against a template
-// server of its own.
+// than on one. Then the cost of tracing (tracing.go): the template with
+// tracing off, off again and on, interleaved the same way; then a sign-up
+// flood (flood.go) runs against a template server of its own.
 package main
 
 import (
@@ -97,7 +98,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 4, "rounds per case (each round runs template, same-work, plain); short, many rounds cancel noise best")
 	flag.IntVar(&o.items, "items", 10000, "items to seed")
 	flag.IntVar(&o.starts, "starts", 3, "starts per server to time exec-to-ready (the median is reported)")
-	only := flag.String("only", "", "run only the cases whose name matches this regular expression, e.g. POST, '^GET /$' or flood")
+	only := flag.String("only", "", "run only the cases whose name matches this regular expression, e.g. POST, '^GET /$', tracing or flood")
 	flag.StringVar(&o.profileDir, "cpuprofile", "", "directory to write each server's CPU profile to (<name>.prof), through CPU_PROFILE: run with -server bin/profserver (CPU_PROFILE=file in the bench's environment profiles the template only)")
 	flag.IntVar(&o.flood.clients, "flood-clients", 200, "concurrent sign-up clients in the flood")
 	flag.DurationVar(&o.flood.duration, "flood-duration", 25*time.Second, "measured time of the flood (HASH_QUEUE_TIMEOUT is 20s: longer shows the 503s)")
@@ -214,6 +215,13 @@ func run(o options) (err error) {
 	var verdicts []verdict
 	if len(results) > 0 {
 		verdicts = report(results, servers)
+	}
+	if o.only.MatchString(tracingName) {
+		v, err := runTracing(newServer, o.server, cases(maxItem, token), o)
+		if err != nil {
+			return err
+		}
+		verdicts = append(verdicts, v...)
 	}
 	if o.only.MatchString(floodName) {
 		// A template process of its own, after the others have stopped
@@ -415,12 +423,14 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
-// environ is the bench's environment without the variables named.
+// environ is the bench's environment without the variables named, and
+// without any OTEL_* variable: a server is traced only when the bench says
+// so (tracing.go), never because the shell it runs in exports an endpoint.
 func environ(drop []string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if !slices.Contains(drop, name) {
+		if !slices.Contains(drop, name) && !strings.HasPrefix(name, "OTEL_") {
 			env = append(env, kv)
 		}
 	}
