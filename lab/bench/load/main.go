@@ -325,12 +325,13 @@ func seed(ctx context.Context, dbURL string, items int) (userID, maxItem int64, 
 // bcrypt comparison on it.
 func signToken(userID int64) (string, error) {
 	now := time.Now()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
-		Subject:   strconv.FormatInt(userID, 10),
-		Issuer:    "apitemplate",
-		Audience:  jwt.ClaimStrings{"apitemplate"},
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour)),
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": strconv.FormatInt(userID, 10),
+		"iss": "apitemplate",
+		"aud": jwt.ClaimStrings{"apitemplate"},
+		"iat": now.Unix(),
+		"exp": now.Add(time.Hour).Unix(),
+		"gen": 1, // a new user's token generation (users.token_generation)
 	}).SignedString([]byte(jwtSecret))
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)

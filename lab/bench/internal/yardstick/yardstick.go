@@ -18,7 +18,10 @@ package yardstick
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -54,7 +57,7 @@ const (
 // The SQL is the template's (repositories/items.go, repositories/users.go),
 // character for character, so both servers ask PostgreSQL for the same work.
 const (
-	itemColumns = `id, name, description, price_cents, owner_id, created_at, updated_at`
+	itemColumns = `id, name, description, price_cents, owner_id, version, created_at, updated_at`
 
 	insertItem = `
 		INSERT INTO items (name, description, price_cents, owner_id)
@@ -63,17 +66,15 @@ const (
 
 	selectItem = `SELECT ` + itemColumns + ` FROM items WHERE id = $1`
 
-	selectItemPage = `
-		SELECT ` + itemColumns + ` FROM items
-		WHERE $1::bigint IS NULL OR owner_id = $1
-		ORDER BY id
-		LIMIT $2 OFFSET $3`
+	// The first page of the unfiltered list sorted by id, one row more than
+	// the limit, and its total counted to 10000: the template's statements
+	// for GET /items?limit=N (roundtrips_test.go at the top pins them).
+	selectItemPage = `SELECT ` + itemColumns + ` FROM items ORDER BY id ASC LIMIT $1`
+	countItems     = `SELECT count(*) FROM (SELECT 1 FROM items LIMIT 10001) AS capped`
 
-	countItems = `SELECT count(*) FROM items WHERE $1::bigint IS NULL OR owner_id = $1`
+	selectUser = `SELECT id, email, name, role, version, created_at, updated_at FROM users WHERE id = $1`
 
-	selectUser = `SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1`
-
-	userExists = `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`
+	selectIdentity = `SELECT role, token_generation FROM users WHERE id = $1`
 )
 
 const (
@@ -88,6 +89,7 @@ type item struct {
 	Description string    `json:"description"`
 	PriceCents  int64     `json:"price_cents"`
 	OwnerID     int64     `json:"owner_id"`
+	version     int64     // in the ETag, not the body
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
@@ -96,15 +98,24 @@ type user struct {
 	ID        int64     `json:"id"`
 	Email     string    `json:"email"`
 	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	version   int64     // in the ETag, not the body
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
 type page struct {
-	Items  []item `json:"items"`
-	Limit  int    `json:"limit"`
-	Offset int    `json:"offset"`
-	Total  int64  `json:"total"`
+	Items      []item  `json:"items"`
+	Limit      int     `json:"limit"`
+	Offset     int     `json:"offset"`
+	Total      int64   `json:"total"`
+	TotalExact bool    `json:"total_exact"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// etag is the template's: the id and the version.
+func etag(id, version int64) string {
+	return `"` + strconv.FormatInt(id, 10) + "-" + strconv.FormatInt(version, 10) + `"`
 }
 
 type problem struct {
@@ -116,11 +127,12 @@ type problem struct {
 }
 
 type server struct {
-	pool     *pgxpool.Pool
-	logger   *slog.Logger
-	secret   []byte
-	issuer   string
-	audience string
+	pool      *pgxpool.Pool
+	cursorKey []byte
+	logger    *slog.Logger
+	secret    []byte
+	issuer    string
+	audience  string
 }
 
 // Main runs the server in mode m until SIGINT or SIGTERM, and exits the
@@ -164,6 +176,9 @@ func run(m Mode) error {
 		issuer:   env("JWT_ISSUER", "apitemplate"),
 		audience: env("JWT_AUDIENCE", "apitemplate"),
 	}
+	mac := hmac.New(sha256.New, s.secret)
+	mac.Write([]byte("list cursors"))
+	s.cursorKey = mac.Sum(nil)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.healthy)
 	mux.HandleFunc("GET /readyz", s.ready)
@@ -317,7 +332,7 @@ func (s *server) ready(w http.ResponseWriter, r *http.Request) {
 
 func scanItem(row pgx.Row) (item, error) {
 	var it item
-	err := row.Scan(&it.ID, &it.Name, &it.Description, &it.PriceCents, &it.OwnerID, &it.CreatedAt, &it.UpdatedAt)
+	err := row.Scan(&it.ID, &it.Name, &it.Description, &it.PriceCents, &it.OwnerID, &it.version, &it.CreatedAt, &it.UpdatedAt)
 	it.CreatedAt, it.UpdatedAt = it.CreatedAt.UTC(), it.UpdatedAt.UTC()
 	return it, err
 }
@@ -337,6 +352,7 @@ func (s *server) getItem(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	w.Header().Set("ETag", etag(it.ID, it.version))
 	writeJSON(w, http.StatusOK, it)
 }
 
@@ -352,22 +368,16 @@ func queryInt(r *http.Request, name string, def, least, most int64) (int64, bool
 
 func (s *server) listItems(w http.ResponseWriter, r *http.Request) {
 	limit, okLimit := queryInt(r, "limit", 50, 1, 100)
-	offset, okOffset := queryInt(r, "offset", 0, 0, 1<<62)
-	owner, okOwner := queryInt(r, "owner_id", 0, 1, 1<<62)
-	if !okLimit || !okOffset || !okOwner {
-		s.fail(w, r, http.StatusBadRequest, "query parameters failed validation")
+	if !okLimit || len(r.URL.Query()) > 1 {
+		s.fail(w, r, http.StatusBadRequest, "this yardstick serves only the first page of the whole list")
 		return
 	}
-	var ownerID *int64
-	if r.URL.Query().Has("owner_id") {
-		ownerID = &owner
-	}
-	rows, err := s.pool.Query(r.Context(), selectItemPage, ownerID, limit, offset)
+	rows, err := s.pool.Query(r.Context(), selectItemPage, limit+1)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	items := make([]item, 0, limit)
+	items := make([]item, 0, limit+1)
 	for rows.Next() {
 		it, err := scanItem(rows)
 		if err != nil {
@@ -383,11 +393,33 @@ func (s *server) listItems(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var total int64
-	if err := s.pool.QueryRow(r.Context(), countItems, ownerID).Scan(&total); err != nil {
+	if err := s.pool.QueryRow(r.Context(), countItems).Scan(&total); err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, page{Items: items, Limit: int(limit), Offset: int(offset), Total: total})
+	p := page{Items: items, Limit: int(limit), Total: min(total, 10000), TotalExact: total <= 10000}
+	if len(items) > int(limit) {
+		p.Items = items[:limit]
+		next := s.cursor(p.Items[limit-1].ID)
+		p.NextCursor = &next
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// cursor is the template's next_cursor for the list of items sorted by id
+// with no filter: its payload, signed with a key derived from the JWT secret
+// and bound to the list (controllers/pages.go).
+func (s *server) cursor(lastID int64) string {
+	payload, _ := json.Marshal(struct {
+		Value string `json:"v"`
+		ID    int64  `json:"i"`
+	}{"", lastID})
+	p := base64.RawURLEncoding.EncodeToString(payload)
+	mac := hmac.New(sha256.New, s.cursorKey)
+	mac.Write([]byte("/items\x00id\x00" + `{"OwnerID":null,"MinPriceCents":null,"MaxPriceCents":null,"NameContains":null}`))
+	mac.Write([]byte{0})
+	mac.Write([]byte(p))
+	return p + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // authenticate is the template's rule: a valid HS256 token (issuer,
@@ -395,7 +427,10 @@ func (s *server) listItems(w http.ResponseWriter, r *http.Request) {
 func (s *server) authenticate(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	const prefix = "bearer "
 	h := r.Header.Get("Authorization")
-	var claims jwt.RegisteredClaims
+	var claims struct {
+		jwt.RegisteredClaims
+		Generation int64 `json:"gen"`
+	}
 	var id int64
 	ok := len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix)
 	if ok {
@@ -411,9 +446,17 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request) (int64, bo
 		ok = err == nil && id > 0
 	}
 	if ok {
-		if err := s.pool.QueryRow(r.Context(), userExists, id).Scan(&ok); err != nil {
+		var role string
+		var generation int64
+		err := s.pool.QueryRow(r.Context(), selectIdentity, id).Scan(&role, &generation)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			ok = false
+		case err != nil:
 			s.internal(w, r, err)
 			return 0, false
+		default:
+			ok = generation == claims.Generation
 		}
 	}
 	if !ok {
@@ -457,6 +500,7 @@ func (s *server) createItem(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/items/"+strconv.FormatInt(it.ID, 10))
+	w.Header().Set("ETag", etag(it.ID, it.version))
 	writeJSON(w, http.StatusCreated, it)
 }
 
@@ -466,7 +510,7 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var u user
-	err := s.pool.QueryRow(r.Context(), selectUser, id).Scan(&u.ID, &u.Email, &u.Name, &u.CreatedAt, &u.UpdatedAt)
+	err := s.pool.QueryRow(r.Context(), selectUser, id).Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.version, &u.CreatedAt, &u.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.fail(w, r, http.StatusNotFound, "the requested resource does not exist")
 		return
@@ -476,5 +520,6 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	w.Header().Set("ETag", etag(u.ID, u.version))
 	writeJSON(w, http.StatusOK, u)
 }
