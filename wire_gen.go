@@ -22,7 +22,7 @@ import (
 // touching the network: App.Run connects. Its cleanup closes the pool.
 func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error) {
 	logger := app.NewLogger(cfg, logOutput)
-	tracing, cleanup, err := app.NewTracing(cfg)
+	tracing, cleanup, err := app.NewTracing(cfg, logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -90,7 +90,8 @@ func InitializeApp(cfg app.Config, logOutput io.Writer) (*app.App, func(), error
 
 // InitializeUsers builds the users' service alone, for `server users`.
 func InitializeUsers(cfg app.Config, logOutput io.Writer) (*services.UserService, func(), error) {
-	tracing, cleanup, err := app.NewTracing(cfg)
+	logger := app.NewLogger(cfg, logOutput)
+	tracing, cleanup, err := app.NewTracing(cfg, logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -102,7 +103,6 @@ func InitializeUsers(cfg app.Config, logOutput io.Writer) (*services.UserService
 	data := app.NewData(cfg, db)
 	userRepository := repositories.NewUserRepository(data)
 	itemRepository := repositories.NewItemRepository(data)
-	logger := app.NewLogger(cfg, logOutput)
 	authConfig, err := app.NewAuthConfig(cfg, logger)
 	if err != nil {
 		cleanup2()

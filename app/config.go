@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net/url"
 	"math"
 	"os"
 	"reflect"
@@ -218,6 +219,11 @@ func (c Config) Validate() error {
 	}
 	if _, err := parseSampler(c.OTelSampler, c.OTelSamplerArg); err != nil {
 		errs = append(errs, err)
+	}
+	for name, v := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": c.OTelEndpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": c.OTelTracesEndpoint} {
+		if u, err := url.Parse(v); v != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+			errs = append(errs, fmt.Errorf("%s must be an http:// or https:// URL, such as http://otel-collector:4318", name))
+		}
 	}
 	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
 		errs = append(errs, errors.New("METRICS_ADDR must differ from HTTP_ADDR; leave it empty to serve /metrics on HTTP_ADDR"))

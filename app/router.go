@@ -64,7 +64,7 @@ func NewRouter(cfg Config, logger *slog.Logger, routes Routes, metrics *Metrics,
 	}
 
 	r.Use(metrics.http.Middleware, controllers.RequestID)
-	if span := tracing.Middleware(cfg.OTelServiceName); span != nil {
+	if span := tracing.Middleware(); span != nil {
 		r.Use(span) // outside the access log, whose line then carries the trace id
 	}
 	r.Use(controllers.AccessLog(logger), controllers.SecurityHeaders)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
@@ -35,7 +37,7 @@ const flushTimeout = 5 * time.Second
 // NewTracing starts the exporter when an endpoint is set. Its cleanup
 // sends the spans still buffered. A provider set in Config (by a test)
 // is used as it is.
-func NewTracing(cfg Config) (*Tracing, func(), error) {
+func NewTracing(cfg Config, logger *slog.Logger) (*Tracing, func(), error) {
 	t := &Tracing{propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})}
 	if cfg.TracerProvider != nil {
 		t.provider = cfg.TracerProvider
@@ -71,6 +73,12 @@ func NewTracing(cfg Config) (*Tracing, func(), error) {
 		return nil, nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res), sdktrace.WithSampler(sampler))
+	// The SDK reports an export that failed (a collector down, say) to one
+	// handler for the whole process, which by default prints plain text on
+	// stderr; it goes to the app's log instead.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		logger.Warn("tracing", slog.Any("error", err))
+	}))
 	t.provider = tp
 	return t, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
@@ -94,12 +102,19 @@ func (t *Tracing) On() bool { return t != nil && t.provider != nil }
 // Middleware is the server span of each request, named by its route
 // template, continuing the caller's W3C traceparent; its status follows the
 // HTTP status. Nil when tracing is off.
-func (t *Tracing) Middleware(service string) gin.HandlerFunc {
+func (t *Tracing) Middleware() gin.HandlerFunc {
 	if !t.On() {
 		return nil
 	}
-	return otelgin.Middleware(service, otelgin.WithTracerProvider(t.provider), otelgin.WithPropagators(t.propagator))
+	// The server name, "", is the request's Host; the service is named by
+	// the resource. Probes and scrapes are not traced: they would be most of
+	// the spans and tell nothing.
+	return otelgin.Middleware("", otelgin.WithTracerProvider(t.provider), otelgin.WithPropagators(t.propagator),
+		otelgin.WithGinFilter(func(c *gin.Context) bool { return !untraced[c.FullPath()] }))
 }
+
+// untraced are the routes of probes and scrapes.
+var untraced = map[string]bool{"/": true, "/healthz": true, "/readyz": true, "/metrics": true}
 
 // DBTracer is the hook that makes a span of every statement the pool sends,
 // with its text but never its arguments; nil when tracing is off.

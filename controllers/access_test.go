@@ -184,3 +184,32 @@ func accessCreate(t *testing.T, api *apitest.API, doc *openapi3.T, route, token 
 	res.JSON(t, &created)
 	return strconv.FormatInt(created.ID, 10)
 }
+
+// A caller the route does not admit learns nothing else of it: 403 comes
+// before the request's own faults, however malformed, for what the caller
+// and the path alone decide (admin routes, another user's id).
+func TestAccessIsDecidedBeforeTheRequestIsRead(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	ada := api.SignUp("ada@example.com", "Ada", "correct horse")
+	bob := api.SignUp("bob@example.com", "Bob", "correct horse")
+	other := fmt.Sprintf("/users/%d", bob.ID)
+	for _, tt := range []struct {
+		method, path, body string
+	}{
+		{http.MethodGet, "/users?limit=0&sort=nope", ""},
+		{http.MethodPut, other, `{"name":""}`},
+		{http.MethodPatch, other, `{"name":null}`},
+		{http.MethodPut, "/users/424242", `{"email":"not an email"}`},
+		{http.MethodDelete, "/users/424242", ""},
+	} {
+		req := apitest.Request{Method: tt.method, Path: tt.path, Token: ada.Token}
+		if tt.body != "" {
+			req.Body = tt.body
+		}
+		res := api.Do(req)
+		requireProblem(t, res, http.StatusForbidden, strings.Split(tt.path, "?")[0])
+	}
+	// A malformed id is the request's fault, which the caller may hear.
+	requireFieldErrors(t, api.Do(apitest.Request{Method: http.MethodGet, Path: "/users/abc", Token: ada.Token}), "/users/abc", "id")
+}

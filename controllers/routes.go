@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,9 +62,28 @@ const (
 	OwnerOrAdmin
 )
 
-// The rules past "signed in" are the services' (services.UserService,
-// services.ItemService), which decide them with what they know of the
-// resource; the tables say them, and tests hold the two together.
+// The rules are the services' (services.UserService, services.ItemService),
+// which decide them with what they know of the resource. What the caller
+// and the path alone decide is also checked before the handler, so that a
+// caller who may not use a route learns nothing else of it, not even that
+// their request was malformed: admin, and self-or-admin for a well-formed
+// id. Tests hold the tables and the services together.
+
+// allows is ErrForbidden when the caller may not use a route with this
+// access whatever the request holds.
+func (a Access) allows(c *gin.Context, caller services.Caller) error {
+	switch {
+	case caller.IsAdmin():
+		return nil
+	case a == Admin:
+		return services.ErrForbidden
+	case a == SelfOrAdmin:
+		if id, err := strconv.ParseInt(c.Param("id"), 10, 64); err == nil && id > 0 && id != caller.UserID {
+			return services.ErrForbidden
+		}
+	}
+	return nil
+}
 
 func (a Access) String() string {
 	switch a {
@@ -116,6 +136,10 @@ func Serve(rt Route, newScope NewRequestScope, logger *slog.Logger) gin.HandlerF
 			return
 		}
 		defer cleanup()
+		if err := rt.Access.allows(c, scope.Caller); err != nil {
+			respondError(c, logger, err)
+			return
+		}
 		ctx := context.WithValue(scope.Session.Context(c.Request.Context()), scopeKey{}, scope)
 		c.Request = c.Request.WithContext(ctx)
 		if err := rt.Handle(c); err != nil {

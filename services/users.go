@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -189,6 +190,7 @@ func (s *UserService) SetRole(ctx context.Context, email string, role Role) erro
 	if role != RoleUser && role != RoleAdmin {
 		return fmt.Errorf("set role: %q is not a role", role)
 	}
+	email = strings.ToLower(strings.TrimSpace(email)) // as sign-up stores it
 	if err := s.users.SetRole(ctx, email, role); err != nil {
 		return fmt.Errorf("set role of %s: %w", email, err)
 	}
