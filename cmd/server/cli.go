@@ -2,13 +2,19 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/example/apitemplate/app"
 )
 
 // Exit statuses: 2 is what flag and most Unix tools use for bad usage, so a
@@ -139,6 +145,21 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		return usageError{err}
 	}
 	return nil
+}
+
+// withConfig runs fn with the configuration, and a context that ends at
+// the first SIGTERM or SIGINT; after it, signals act as they would without
+// the command listening, so a second one kills the process at once, as an
+// impatient operator expects.
+func withConfig(fn func(ctx context.Context, cfg app.Config) error) error {
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(ctx, stop)
+	return fn(ctx, cfg)
 }
 
 // noArgs rejects positional arguments a command does not take.

@@ -6,9 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -31,15 +28,14 @@ func migrate(args []string, stdout, _ io.Writer) error {
 		return usageError{fmt.Errorf("unknown action %q, want one of up, down, status", action)}
 	}
 
-	cfg, err := app.LoadConfig()
-	if err != nil {
-		return err
-	}
-	// The pool needs the connections goose does.
-	cfg = app.MigrationConfig(cfg)
+	return withConfig(func(ctx context.Context, cfg app.Config) error {
+		return migrateDB(ctx, app.MigrationConfig(cfg), action, stdout)
+	})
+}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// migrateDB carries out action on cfg's database; cfg's pool must have the
+// connections goose needs (app.MigrationConfig).
+func migrateDB(ctx context.Context, cfg app.Config, action string, stdout io.Writer) error {
 	db, cleanup, err := app.OpenDB(cfg, nil) // nothing to trace
 	if err != nil {
 		return err

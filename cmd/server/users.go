@@ -6,10 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/example/apitemplate"
 	"github.com/example/apitemplate/app"
@@ -32,26 +29,22 @@ func users(args []string, stdout, _ io.Writer) error {
 	if !ok {
 		return usageError{fmt.Errorf("unknown action %q, want promote or demote", action)}
 	}
-	cfg, err := app.LoadConfig()
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// The service logs nothing this command needs to show.
-	svc, cleanup, err := apitemplate.InitializeUsers(cfg, io.Discard)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	err = svc.SetRole(ctx, email, role)
-	if errors.Is(err, services.ErrNotFound) {
-		return fmt.Errorf("users %s: no account has the email %q", action, email)
-	}
-	if err != nil {
-		return err
-	}
-	p := &printer{w: stdout}
-	p.printf("%s is now %s\n", email, role)
-	return p.done("users " + action)
+	return withConfig(func(ctx context.Context, cfg app.Config) error {
+		// The service logs nothing this command needs to show.
+		svc, cleanup, err := apitemplate.InitializeUsers(cfg, io.Discard)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		err = svc.SetRole(ctx, email, role)
+		if errors.Is(err, services.ErrNotFound) {
+			return fmt.Errorf("users %s: no account has the email %q", action, email)
+		}
+		if err != nil {
+			return err
+		}
+		p := &printer{w: stdout}
+		p.printf("%s is now %s\n", email, role)
+		return p.done("users " + action)
+	})
 }
