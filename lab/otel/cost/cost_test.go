@@ -139,7 +139,7 @@ func TestTracingOffAddsNothing(t *testing.T) {
 		cfg  app.Config
 		want bool
 	}{{"off", off.Config, false}, {"on", on.Config, true}} {
-		tracing, stop, err := app.NewTracing(c.cfg)
+		tracing, stop, err := app.NewTracing(c.cfg, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +206,7 @@ func TestTracingIsOffUnlessAnEndpointIsSet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tracing, stop, err := app.NewTracing(cfg)
+		tracing, stop, err := app.NewTracing(cfg, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
