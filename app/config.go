@@ -203,7 +203,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("REFRESH_TTL must be longer than JWT_TTL"))
 	}
 	if c.HashWorkers < 0 {
-		errs = append(errs, errors.New("HASH_WORKERS must be 0 (one per CPU) or more"))
+		errs = append(errs, errors.New("HASH_WORKERS must be 0 (one fewer than the CPUs) or more"))
 	}
 	if c.HashQueueTimeout <= 0 || c.HashQueueTimeout > maxHashQueueTimeout {
 		errs = append(errs, fmt.Errorf("HASH_QUEUE_TIMEOUT must be positive and at most %s, so that an answer leaves before the %s write timeout", maxHashQueueTimeout, writeTimeout))

@@ -254,7 +254,7 @@ func checkBusy(t *testing.T, shots []shot, n int, w *poolWatch) int {
 
 // TestBursts sends bursts of sign-ups and logins, the requests that cost a
 // bcrypt hash each, to the real binary with production settings (cost 12,
-// a hashing worker per CPU, the default HASH_QUEUE_TIMEOUT). However many
+// one fewer hashing worker than the CPUs, the default HASH_QUEUE_TIMEOUT). However many
 // arrive at once, the answers are the ones one-at-a-time requests would
 // get, or, for a request that got no worker within HASH_QUEUE_TIMEOUT while
 // every worker was hashing, 503 "the server is busy" with Retry-After:

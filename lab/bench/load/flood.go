@@ -20,8 +20,8 @@ import (
 )
 
 // The sign-up flood: what a burst of bcrypt at the production cost does to
-// everyone else. The template hashes on HASH_WORKERS workers (one per CPU by
-// default) and queues the rest for up to HASH_QUEUE_TIMEOUT (20s), so the
+// everyone else. The template hashes on HASH_WORKERS workers (one fewer
+// than the CPUs by default) and queues the rest for up to HASH_QUEUE_TIMEOUT (20s), so the
 // reads beside a flood should barely notice it and the hashing should go as
 // fast as it does with no contention.
 const floodName = "sign-up flood"
@@ -61,7 +61,7 @@ func runFlood(s *server, dbURL string, maxItem int64, o floodOptions) ([]verdict
 	if err != nil {
 		return nil, err
 	}
-	settings := "HASH_WORKERS and HASH_QUEUE_TIMEOUT unset (defaults: one worker per CPU the Go runtime uses, 20s)"
+	settings := "HASH_WORKERS and HASH_QUEUE_TIMEOUT unset (defaults: one fewer worker than the CPUs the Go runtime uses, at least one; 20s)"
 	if len(o.env) > 0 {
 		settings = "NOT THE DEFAULTS: " + strings.Join(o.env, " ")
 	}
