@@ -5,13 +5,15 @@ package repocopy
 import (
 	"io/fs"
 	"os"
+	"slices"
 	"testing"
 )
 
 // Copy copies the repository whose root is root into a new temporary
-// directory and returns it. It leaves out what is not source: .git,
-// node_modules and the build outputs bin/ and tmp/.
-func Copy(t testing.TB, root string) string {
+// directory and returns it. It leaves out what is not source (.git,
+// node_modules and the build outputs bin/ and tmp/) and the top-level
+// directories named in leaveOut.
+func Copy(t testing.TB, root string, leaveOut ...string) string {
 	t.Helper()
 	src, err := os.OpenRoot(root)
 	if err != nil {
@@ -33,7 +35,7 @@ func Copy(t testing.TB, root string) string {
 			// A worktree's .git is a file naming the real repository: git run
 			// in the copy would act on that one.
 			return nil
-		case d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules" || path == "bin" || path == "tmp"):
+		case d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules" || path == "bin" || path == "tmp" || slices.Contains(leaveOut, path)):
 			return fs.SkipDir
 		case d.IsDir():
 			return dst.MkdirAll(path, 0o750)

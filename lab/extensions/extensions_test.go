@@ -9,77 +9,18 @@ package extensions_test
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/example/apitemplate/internal/repocopy"
 )
 
 // root is the repository: the module above lab/.
 const root = "../.."
-
-// copyRepo copies root into a new temporary directory without lab/ and
-// what is not source (.git, bin/, tmp/, node_modules), and returns it.
-// .git is left out whatever it is: in a worktree it is a file naming the
-// real repository, and a copy that kept it would commit there.
-func copyRepo(t *testing.T) string {
-	t.Helper()
-	src, err := os.OpenRoot(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = src.Close() }()
-	dir := t.TempDir()
-	dst, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = dst.Close() }()
-	files := 0
-	err = fs.WalkDir(src.FS(), ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.Name() == ".git":
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		case d.IsDir() && (path == "lab" || path == "bin" || path == "tmp" || d.Name() == "node_modules"):
-			return fs.SkipDir
-		case d.IsDir():
-			return dst.MkdirAll(path, 0o750)
-		case !d.Type().IsRegular():
-			return nil
-		}
-		b, err := src.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		files++
-		return dst.WriteFile(path, b, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatalf("copy the repository: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
-		t.Fatalf("the copy has no go.mod: %v", err)
-	}
-	if _, err := os.Lstat(filepath.Join(dir, ".git")); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("the copy has a .git (%v): git would work on another repository", err)
-	}
-	t.Logf("copied %d files of %s into %s, without lab/, .git, bin/, tmp/ and node_modules", files, root, dir)
-	return dir
-}
 
 // step runs one command in dir, with the test's environment, and fails the
 // test at once, showing its output, when it fails.
@@ -134,7 +75,9 @@ const productFields = "name:string nickname:string? description:text notes:text?
 
 func TestExtensionsKeepTheSuiteGreen(t *testing.T) {
 	began := time.Now()
-	dir := copyRepo(t)
+	// lab/ is left out: the copy is the service a team keeps once lab/ is
+	// deleted.
+	dir := repocopy.Copy(t, root, "lab")
 	step(t, dir, time.Minute, "git", "init", "-q")
 	if _, err := os.Stat(filepath.Join(dir, ".git", "HEAD")); err != nil {
 		t.Fatalf("git init made no repository in the copy: %v", err)
