@@ -44,23 +44,7 @@ func burstClient(t *testing.T, conns int) *http.Client {
 // burst sends n requests at once, each released by the same signal, and
 // returns what each got, in order.
 func burst(c *http.Client, n int, method string, url func(i int) string, body func(i int) any) []shot {
-	out := make([]shot, n)
-	var ready, done sync.WaitGroup
-	start := make(chan struct{})
-	ready.Add(n)
-	done.Add(n)
-	for i := range n {
-		go func() {
-			defer done.Done()
-			ready.Done()
-			<-start
-			out[i] = send(c, method, url(i), body(i))
-		}()
-	}
-	ready.Wait()
-	close(start)
-	done.Wait()
-	return out
+	return atOnce(n, func(i int) shot { return send(c, method, url(i), body(i)) })
 }
 
 func send(c *http.Client, method, url string, body any) shot {

@@ -12,6 +12,7 @@ package faults_test
 import (
 	"encoding/json"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,4 +101,26 @@ func createItem(t *testing.T, base, token string, body map[string]any) int64 {
 		t.Fatalf("item response: %v", err)
 	}
 	return it.ID
+}
+
+// atOnce runs do for 0..n-1 at the same moment, each goroutine released by
+// one signal so that they really overlap, and returns the results in order.
+func atOnce[T any](n int, do func(i int) T) []T {
+	out := make([]T, n)
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	ready.Add(n)
+	done.Add(n)
+	for i := range n {
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-start
+			out[i] = do(i)
+		}()
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
+	return out
 }

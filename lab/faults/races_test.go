@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
-	"sync"
 	"testing"
 
 	"github.com/example/apitemplate/internal/apitest"
@@ -22,23 +21,10 @@ type result struct {
 // race fires n requests at once, each released by the same signal so they
 // really overlap, and returns their outcomes in order.
 func race(n int, do func(i int) (int, []byte, error)) []result {
-	out := make([]result, n)
-	var ready, done sync.WaitGroup
-	start := make(chan struct{})
-	ready.Add(n)
-	done.Add(n)
-	for i := range n {
-		go func() {
-			defer done.Done()
-			ready.Done()
-			<-start
-			out[i].status, out[i].body, out[i].err = do(i)
-		}()
-	}
-	ready.Wait()
-	close(start)
-	done.Wait()
-	return out
+	return atOnce(n, func(i int) result {
+		status, body, err := do(i)
+		return result{status, body, err}
+	})
 }
 
 // tally counts statuses and fails on transport errors and on any 5xx.
