@@ -37,7 +37,9 @@ import (
 	"github.com/example/apitemplate/repositories"
 )
 
-const jwtSecret = "bench-lists-secret-bench-lists-secret!"
+// The secret the server signs tokens and cursors with; the bench signs its
+// deep cursors with it too.
+const jwtSecret = "bench-lists-secret-bench-lists-secret!" //nolint:gosec // a throwaway server on a throwaway database
 
 func main() {
 	server := flag.String("server", "bin/server", "the template's server binary")
@@ -93,7 +95,7 @@ func run(bin, dbServer, sizes string, n int) (err error) {
 	if err != nil {
 		return err
 	}
-	srv := exec.Command(bin) //nolint:gosec // the binary the bench built
+	srv := exec.CommandContext(ctx, bin) //nolint:gosec // the binary the bench built
 	srv.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr, "JWT_SECRET="+jwtSecret, "LOG_LEVEL=warn", "DB_AUTO_MIGRATE=false")
 	srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := srv.Start(); err != nil {
