@@ -138,6 +138,13 @@ func run(o options) (err error) {
 	if err != nil {
 		return err
 	}
+	// The bench's own connection, to find each server's PostgreSQL
+	// backends by their application_name.
+	watch, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("connect to the bench database: %w", err)
+	}
+	defer func() { _ = watch.Close(ctx) }()
 
 	// The template reads .env from its working directory; the bench runs
 	// both servers in an empty one, so a developer's .env cannot change
@@ -149,7 +156,8 @@ func run(o options) (err error) {
 	defer func() { _ = os.RemoveAll(dir) }()
 
 	newServer := func(name, bin string, env ...string) (*server, error) {
-		s := &server{name: name, dir: dir, env: append(env, "DATABASE_URL="+dbURL, "JWT_SECRET="+jwtSecret)}
+		s := &server{name: name, dir: dir, db: watch, appName: applicationName(name)}
+		s.env = append(env, "DATABASE_URL="+dbURL+"&application_name="+s.appName, "JWT_SECRET="+jwtSecret)
 		switch {
 		case o.profileDir != "":
 			s.env = append(s.env, "CPU_PROFILE="+filepath.Join(o.profileDir, name+".prof"))
@@ -187,7 +195,8 @@ func run(o options) (err error) {
 		}
 		fmt.Printf("load: %d connections, closed loop; per case %d round(s) x (%s warm-up + %s measured) per server, interleaved %s; %d items seeded\n",
 			o.conns, o.rounds, o.warmup, o.duration, strings.Join([]string{templateName, sameWorkName, plainName}, "/"), o.items)
-		fmt.Printf("server CPU: utime+stime of the server process (/proc/PID/stat) over each measured run, divided by the requests it answered\n\n")
+		fmt.Printf("server CPU: utime+stime of the server process (/proc/PID/stat) over each measured run, divided by the requests it answered\n")
+		fmt.Printf("DB CPU: the same for the PostgreSQL backends the server's connections use (found by application_name); - when PostgreSQL runs elsewhere\n\n")
 		for _, c := range cs {
 			r := caseResult{name: c.name}
 			for range o.rounds {
@@ -349,6 +358,8 @@ type server struct {
 	ready     time.Duration // median exec-to-ready
 	rss       int64
 	client    *http.Client
+	appName   string    // its connections' application_name
+	db        *pgx.Conn // the bench's connection, to find them
 }
 
 // start runs the server n times, timing exec to the first 200 on /readyz,
@@ -422,6 +433,38 @@ func cpuTime(pid int) (time.Duration, error) {
 		ticks += n
 	}
 	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// applicationName is the application_name of a server's connections: its
+// name in the characters a URL and pg_stat_activity keep as they are.
+func applicationName(server string) string {
+	return "bench-" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(server))
+}
+
+// dbCPU is the CPU each PostgreSQL backend serving s has used so far, by
+// process id. A backend whose /proc entry cannot be read (PostgreSQL on
+// another machine, or a connection that has just closed) is left out.
+func (s *server) dbCPU() (map[int]time.Duration, error) {
+	rows, err := s.db.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, s.appName)
+	if err != nil {
+		return nil, fmt.Errorf("find the backends of %s: %w", s.name, err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return nil, fmt.Errorf("find the backends of %s: %w", s.name, err)
+	}
+	cpu := make(map[int]time.Duration, len(pids))
+	for _, pid := range pids {
+		if t, err := cpuTime(pid); err == nil {
+			cpu[pid] = t
+		}
+	}
+	return cpu, nil
 }
 
 // environ is the bench's environment without the variables named, and
@@ -567,6 +610,8 @@ type stats struct {
 	errors    int
 	elapsed   time.Duration
 	cpu       time.Duration // the server's, over the measured runs
+	dbCPU     time.Duration // its PostgreSQL backends', over the same runs
+	dbSeen    bool          // whether any backend's CPU could be read
 	latencies []time.Duration
 	firstErr  string
 }
@@ -580,9 +625,13 @@ type caseResult struct {
 // is a warm-up and records nothing.
 func (c benchCase) drive(s *server, conns int, d time.Duration, into *stats) error {
 	var cpu0 time.Duration
+	var db0 map[int]time.Duration
 	if into != nil {
 		var err error
 		if cpu0, err = cpuTime(s.cmd.Process.Pid); err != nil {
+			return err
+		}
+		if db0, err = s.dbCPU(); err != nil {
 			return err
 		}
 	}
@@ -632,6 +681,16 @@ func (c benchCase) drive(s *server, conns int, d time.Duration, into *stats) err
 		return err
 	}
 	into.cpu += cpu1 - cpu0
+	db1, err := s.dbCPU()
+	if err != nil {
+		return err
+	}
+	// A backend that is new since the start was opened during the run:
+	// all of its CPU is the run's.
+	for pid, t := range db1 {
+		into.dbCPU += t - db0[pid]
+		into.dbSeen = true
+	}
 	return nil
 }
 
@@ -672,6 +731,24 @@ func (s *stats) cpuPerRequest() time.Duration {
 	return s.cpu / time.Duration(s.requests)
 }
 
+// dbCPUPerRequest is the CPU of the server's PostgreSQL backends per
+// request answered.
+func (s *stats) dbCPUPerRequest() time.Duration {
+	if s.requests == 0 {
+		return 0
+	}
+	return s.dbCPU / time.Duration(s.requests)
+}
+
+// dbCPUText is dbCPUPerRequest for a table, or "-" when no backend's CPU
+// could be read.
+func (s *stats) dbCPUText() string {
+	if !s.dbSeen {
+		return "-"
+	}
+	return us(s.dbCPUPerRequest())
+}
+
 func (s *stats) percentile(p float64) time.Duration {
 	if len(s.latencies) == 0 {
 		return 0
@@ -696,8 +773,8 @@ func check(vs *[]verdict, ok bool, format string, args ...any) {
 // report prints the figures of every server and the template's ratios to
 // each yardstick, and returns the verdicts on the targets.
 func report(results []caseResult, servers []*server) []verdict {
-	fmt.Printf("%-20s %-10s | %8s %9s %9s %6s | %10s\n", "case", "server", "rps", "p50", "p99", "errors", "CPU/req")
-	fmt.Println(strings.Repeat("-", 84))
+	fmt.Printf("%-20s %-10s | %8s %9s %9s %6s | %10s %11s\n", "case", "server", "rps", "p50", "p99", "errors", "CPU/req", "DB CPU/req")
+	fmt.Println(strings.Repeat("-", 96))
 	for _, r := range results {
 		for i, s := range servers {
 			st := &r.stats[i]
@@ -705,13 +782,13 @@ func report(results []caseResult, servers []*server) []verdict {
 			if i > 0 {
 				name = ""
 			}
-			fmt.Printf("%-20s %-10s | %8.0f %9s %9s %6d | %10s\n",
-				name, s.name, st.rps(), ms(st.percentile(0.5)), ms(st.percentile(0.99)), st.errors, us(st.cpuPerRequest()))
+			fmt.Printf("%-20s %-10s | %8.0f %9s %9s %6d | %10s %11s\n",
+				name, s.name, st.rps(), ms(st.percentile(0.5)), ms(st.percentile(0.99)), st.errors, us(st.cpuPerRequest()), st.dbCPUText())
 		}
 	}
 	fmt.Println()
-	fmt.Printf("%-20s %-14s | %6s %6s %6s %8s\n", "template / yardstick", "", "rps", "p50", "p99", "CPU/req")
-	fmt.Println(strings.Repeat("-", 68))
+	fmt.Printf("%-20s %-14s | %6s %6s %6s %8s %11s\n", "template / yardstick", "", "rps", "p50", "p99", "CPU/req", "DB CPU/req")
+	fmt.Println(strings.Repeat("-", 80))
 	ratio := func(t, y float64) float64 { return t / y }
 	var verdicts []verdict
 	for _, r := range results {
@@ -727,11 +804,16 @@ func report(results []caseResult, servers []*server) []verdict {
 			if i > 0 {
 				name, vs = "", "vs "+sameWorkName
 			}
-			fmt.Printf("%-20s %-14s | %6.2f %6.2f %6.2f %8.2f\n", name, vs,
+			db := "-"
+			if t.dbSeen && y.dbSeen {
+				db = fmt.Sprintf("%.2f", ratio(float64(t.dbCPUPerRequest()), float64(y.dbCPUPerRequest())))
+			}
+			fmt.Printf("%-20s %-14s | %6.2f %6.2f %6.2f %8.2f %11s\n", name, vs,
 				ratio(t.rps(), y.rps()),
 				ratio(float64(t.percentile(0.5)), float64(y.percentile(0.5))),
 				ratio(float64(t.percentile(0.99)), float64(y.percentile(0.99))),
-				ratio(float64(t.cpuPerRequest()), float64(y.cpuPerRequest())))
+				ratio(float64(t.cpuPerRequest()), float64(y.cpuPerRequest())),
+				db)
 		}
 		p, w := &r.stats[2], &r.stats[1]
 		if c.minPlainRatio > 0 {
@@ -743,6 +825,7 @@ func report(results []caseResult, servers []*server) []verdict {
 			check(&verdicts, cr <= c.maxPlainCPU, "[vs plain] %s: server CPU per request %.2fx <= %.2fx (%s vs %s)",
 				r.name, cr, c.maxPlainCPU, us(t.cpuPerRequest()), us(p.cpuPerRequest()))
 		}
+
 		rr := ratio(t.rps(), w.rps())
 		check(&verdicts, rr >= c.minRatio, "[vs same-work] %s: rps ratio %.2f >= %.2f", r.name, rr, c.minRatio)
 		tp99, wp99 := t.percentile(0.99), w.percentile(0.99)
