@@ -234,6 +234,11 @@ func (b *LockedBuffer) String() string {
 // the status, the headers and the body. It reports errors instead of
 // failing a test, so any goroutine may call it.
 func Call(client *http.Client, method, url, token string, body any) (int, http.Header, []byte, error) {
+	return CallWith(client, method, url, token, nil, body)
+}
+
+// CallWith is Call with header added to the request.
+func CallWith(client *http.Client, method, url, token string, header http.Header, body any) (int, http.Header, []byte, error) {
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -245,6 +250,9 @@ func Call(client *http.Client, method, url, token string, body any) (int, http.H
 	req, err := http.NewRequestWithContext(context.Background(), method, url, r)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("new request: %w", err)
+	}
+	for name, values := range header {
+		req.Header[name] = values
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -100,6 +100,7 @@ func TestCluster(t *testing.T) {
 	t.Run("TokenAcrossReplicas", c.tokenAcrossReplicas)
 	t.Run("ThrottleAcrossReplicas", c.throttleAcrossReplicas)
 	t.Run("SessionsAcrossReplicas", c.sessionsAcrossReplicas)
+	t.Run("ReplayAcrossARestart", c.replayAcrossARestart)
 	t.Run("RollingRestart", c.rollingRestart)
 	t.Logf("TestCluster took %v", time.Since(began).Round(time.Millisecond))
 }
@@ -257,6 +258,53 @@ func (c *cluster) sessionsAcrossReplicas(t *testing.T) {
 	}
 	refresh(r3.base(), before.RefreshToken, http.StatusUnauthorized)
 	t.Logf("a password change on %s voided the earlier access token on all %d replicas and its refresh token on %s", b.name, replicas, r3.name)
+}
+
+// replayAcrossARestart: a create retried with its Idempotency-Key after
+// the replica that made it restarted is answered with the first answer, by
+// that replica and by the others, because the key and its answer are in
+// the database, committed with the item.
+func (c *cluster) replayAcrossARestart(t *testing.T) {
+	a := c.replicas[0]
+	signUp(t, c.lb, "replay@example.com")
+	token := login(t, c.lb, "replay@example.com")
+	key := http.Header{"Idempotency-Key": {"across-a-restart"}}
+	body := map[string]any{"name": "made before a restart", "price_cents": 700}
+	post := func(r *replica) (http.Header, itemResponse) {
+		t.Helper()
+		status, h, b, err := apitest.CallWith(client, http.MethodPost, r.base()+"/items", token, key, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != http.StatusCreated {
+			t.Fatalf("POST /items on %s = %d %s, want 201", r.name, status, b)
+		}
+		return h, decode[itemResponse](t, b)
+	}
+	h, first := post(a)
+	if h.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("the first POST says Idempotent-Replayed %q", h.Get("Idempotent-Replayed"))
+	}
+	a.proc.Signal(t, syscall.SIGTERM)
+	if code := a.proc.Wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("%s exited %d after SIGTERM, want 0", a.name, code)
+	}
+	c.startReplica(t, a)
+	waitReady(t, a.proc, a.base())
+	for _, r := range c.replicas {
+		h, again := post(r)
+		if h.Get("Idempotent-Replayed") != "true" || again != first {
+			t.Errorf("retry on %s: Idempotent-Replayed %q, item %+v; want true and the first answer's %+v", r.name, h.Get("Idempotent-Replayed"), again, first)
+		}
+	}
+	var n int
+	if err := c.db.QueryRow(`SELECT count(*) FROM items WHERE name = $1`, body["name"]).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("%d items made, want 1", n)
+	}
+	t.Logf("item %d made on %s; after its restart the retry on each of the %d replicas replayed it; 1 row", first.ID, a.name, replicas)
 }
 
 // throttleAcrossReplicas: failed logins for one email count across the

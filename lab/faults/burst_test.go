@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/example/apitemplate/internal/apitest"
 )
 
@@ -274,11 +272,7 @@ func TestBursts(t *testing.T) {
 	t.Logf("server at production settings: BCRYPT_COST 12, password_hash_workers %v, HASH_QUEUE_TIMEOUT 20s (defaults)",
 		metric(t, c, base, "password_hash_workers"))
 
-	db, err := sqlx.Open("pgx", dbURL)
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := openDB(t, dbURL)
 	countUsers := func(t *testing.T, like string) int {
 		t.Helper()
 		var n int

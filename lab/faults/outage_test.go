@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/example/apitemplate/internal/apitest"
 )
 
@@ -297,11 +295,7 @@ func TestDatabaseOutage(t *testing.T) {
 
 	// Every 201 is in the database, as sent; any other row is a write whose
 	// answer was lost, and must be complete too.
-	db, err := sqlx.Open("pgx", dbURL)
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	defer db.Close()
+	db := openDB(t, dbURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var rows []struct {

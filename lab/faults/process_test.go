@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver openDB uses
+	"github.com/jmoiron/sqlx"
+
 	"github.com/example/apitemplate/internal/apitest"
 )
 
@@ -88,6 +91,17 @@ func signUp(t *testing.T, base, email string) string {
 		t.Fatalf("login response: %v", err)
 	}
 	return tok.AccessToken
+}
+
+// openDB opens dbURL for a test's own checks; the test's end closes it.
+func openDB(t *testing.T, dbURL string) *sqlx.DB {
+	t.Helper()
+	db, err := sqlx.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }
 
 // createItem creates an item and returns its id.

@@ -157,7 +157,7 @@ func pacedReads(s *server, maxItem int64, rate float64, d time.Duration) stats {
 				}
 				due := began.Add(time.Duration(i) * interval)
 				time.Sleep(time.Until(due))
-				status, err := c.do(s, rng)
+				status, err := c.do(s, w, rng)
 				lat = append(lat, time.Since(due))
 				if err != nil || status != c.want {
 					errs++

@@ -225,6 +225,13 @@ func run(o options) (err error) {
 	if len(results) > 0 {
 		verdicts = report(results, servers)
 	}
+	if o.only.MatchString(writesName) {
+		v, err := runWrites(newServer, o.server, token, o)
+		if err != nil {
+			return err
+		}
+		verdicts = append(verdicts, v...)
+	}
 	if o.only.MatchString(tracingName) {
 		v, err := runTracing(newServer, o.server, cases(maxItem, token), o)
 		if err != nil {
@@ -586,6 +593,13 @@ type benchCase struct {
 	// Targets against the plain yardstick; 0 is none.
 	minPlainRatio float64 // throughput
 	maxPlainCPU   float64 // server CPU per request
+
+	// For requests that depend on the connection sending them (writes.go):
+	// pathFor replaces path, header adds to each request, and answered
+	// sees each answer's headers; w is the connection's number.
+	pathFor  func(w int) string
+	header   func(w int) http.Header
+	answered func(w int, h http.Header)
 }
 
 func cases(maxItem int64, token string) []benchCase {
@@ -649,7 +663,7 @@ func (c benchCase) drive(s *server, conns int, d time.Duration, into *stats) err
 			var firstErr string
 			for time.Now().Before(deadline) {
 				t0 := time.Now()
-				status, err := c.do(s, rng)
+				status, err := c.do(s, w, rng)
 				lat = append(lat, time.Since(t0))
 				if err != nil || status != c.want {
 					errs++
@@ -694,14 +708,25 @@ func (c benchCase) drive(s *server, conns int, d time.Duration, into *stats) err
 	return nil
 }
 
-func (c benchCase) do(s *server, rng *rand.Rand) (int, error) {
+func (c benchCase) do(s *server, w int, rng *rand.Rand) (int, error) {
 	var body io.Reader
 	if c.body != nil {
 		body = bytes.NewReader(c.body)
 	}
-	req, err := http.NewRequestWithContext(context.Background(), c.method, "http://"+s.addr+c.path(rng), body)
+	var path string
+	if c.pathFor != nil {
+		path = c.pathFor(w)
+	} else {
+		path = c.path(rng)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), c.method, "http://"+s.addr+path, body)
 	if err != nil {
 		return 0, fmt.Errorf("new request: %w", err)
+	}
+	if c.header != nil {
+		for name, values := range c.header(w) {
+			req.Header[name] = values
+		}
 	}
 	if c.body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -717,6 +742,9 @@ func (c benchCase) do(s *server, rng *rand.Rand) (int, error) {
 	_ = res.Body.Close()
 	if err != nil {
 		return res.StatusCode, fmt.Errorf("read body: %w", err)
+	}
+	if c.answered != nil {
+		c.answered(w, res.Header)
 	}
 	return res.StatusCode, nil
 }
