@@ -45,7 +45,7 @@ func main() {
 	server := flag.String("server", "bin/server", "the template's server binary")
 	dbServer := flag.String("db", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server to create the database on")
 	sizes := flag.String("rows", "10000,1000000,10000000", "item counts to measure at, ascending")
-	repeats := flag.Int("n", 15, "requests per figure (the median is reported)")
+	repeats := flag.Int("n", 31, "requests per figure (the median is reported)")
 	flag.Parse()
 	if err := run(*server, *dbServer, *sizes, *repeats); err != nil {
 		fmt.Fprintln(os.Stderr, "lists:", err)
@@ -53,7 +53,7 @@ func main() {
 	}
 }
 
-func run(bin, dbServer, sizes string, n int) (err error) {
+func run(bin, dbServer, rowCounts string, n int) (err error) {
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, dbServer)
 	if err != nil {
@@ -110,18 +110,20 @@ func run(bin, dbServer, sizes string, n int) (err error) {
 
 	fmt.Printf("lists: the template server, 1,000 owners; each figure the median of %d requests on a warm pool\n\n", n)
 	have := 0
-	var lines []string
-	for size := range strings.SplitSeq(sizes, ",") {
+	var sizes []int
+	var figures []map[string]float64 // per size: each shape's median in ms, and the throughput
+	for size := range strings.SplitSeq(rowCounts, ",") {
 		rows, err := strconv.Atoi(strings.TrimSpace(size))
 		if err != nil || rows <= have {
 			return fmt.Errorf("-rows: %q is not a count above %d", size, have)
 		}
 		start := time.Now()
-		// Owners in turn, names that repeat (so sorts and filters have ties
-		// and q has something to find), prices spread over a range.
+		// Owners in turn; names that all hold one word and repeat every
+		// million rows (so sorts have ties, and q has something to find),
+		// prices spread over a range.
 		if _, err := db.Exec(ctx, `
 			INSERT INTO items (name, description, price_cents, owner_id, created_at)
-			SELECT 'item ' || (i % 100003), '', (i * 7919) % 1000000, 1 + i % 1000, now() - i * interval '1 millisecond'
+			SELECT 'item ' || left(md5((i % 1000003)::text), 8), '', (i * 7919) % 1000000, 1 + i % 1000, now() - i * interval '1 millisecond'
 			FROM generate_series($1::bigint + 1, $2::bigint) AS i`, have, rows); err != nil {
 			return fmt.Errorf("seed items: %w", err)
 		}
@@ -130,13 +132,55 @@ func run(bin, dbServer, sizes string, n int) (err error) {
 		}
 		fmt.Printf("%d rows: seeded in %s\n", rows, time.Since(start).Round(time.Second))
 		have = rows
-		lines = append(lines, measure(client, base, rows, n)...)
+		sizes = append(sizes, rows)
+		figures = append(figures, measure(client, base, rows, n))
 	}
-	fmt.Println()
-	for _, l := range lines {
-		fmt.Println(l)
-	}
+	compare(sizes, figures)
 	return nil
+}
+
+// Goals: at the largest size every page's median within maxGrowth times
+// the same page's at the smallest, and the first page's throughput at
+// least minThroughput times.
+const (
+	maxGrowth     = 2.0
+	minThroughput = 0.8
+	throughputKey = "first page, throughput (req/s)"
+)
+
+// compare prints the largest size's figures against the smallest's.
+func compare(sizes []int, figures []map[string]float64) {
+	if len(sizes) < 2 {
+		return
+	}
+	first, last := figures[0], figures[len(figures)-1]
+	fmt.Printf("\n%d rows against %d rows:\n", sizes[len(sizes)-1], sizes[0])
+	met, total := 0, 0
+	names := []string{throughputKey}
+	for _, s := range shapes(sizes[0]) {
+		names = append(names, s.name)
+	}
+	for _, name := range names {
+		a, b := first[name], last[name]
+		if a == 0 || b == 0 {
+			continue
+		}
+		total++
+		ok := b/a <= maxGrowth
+		if name == throughputKey {
+			ok = b/a >= minThroughput
+		}
+		mark := "FAIL"
+		if ok {
+			mark, met = "PASS", met+1
+		}
+		goal := fmt.Sprintf("<= %.1fx", maxGrowth)
+		if name == throughputKey {
+			goal = fmt.Sprintf(">= %.1fx", minThroughput)
+		}
+		fmt.Printf("%s  %-42s  %8.2f -> %8.2f  %5.2fx (goal %s)\n", mark, name, a, b, b/a, goal)
+	}
+	fmt.Printf("%d of %d goals met\n", met, total)
 }
 
 // cursor is the cursor a page of the list of items sorted by sort (and
@@ -160,9 +204,12 @@ func cursor(filter, sort, v string, id int64) string {
 
 const noFilter = `{"OwnerID":null,"MinPriceCents":null,"MaxPriceCents":null,"NameContains":null}`
 
-func measure(client *http.Client, base string, rows, n int) []string {
+type shape struct{ name, query string }
+
+// shapes are the requests measured at a size of rows.
+func shapes(rows int) []shape {
 	mid := int64(rows / 2)
-	shapes := []struct{ name, query string }{
+	return []shape{
 		{"first page", "/items?limit=20"},
 		{"deepest offset (10000)", "/items?limit=20&offset=10000"},
 		{"by cursor at the middle", "/items?limit=20&cursor=" + url.QueryEscape(cursor(noFilter, "id", "", mid))},
@@ -170,30 +217,41 @@ func measure(client *http.Client, base string, rows, n int) []string {
 		{"one owner's page by cursor at the middle", "/items?limit=20&owner_id=42&cursor=" +
 			url.QueryEscape(cursor(`{"OwnerID":42,"MinPriceCents":null,"MaxPriceCents":null,"NameContains":null}`, "id", "", mid))},
 		{"price range, by price", "/items?limit=20&min_price_cents=500000&max_price_cents=501000&sort=price_cents"},
-		{"name contains, selective", "/items?limit=20&q=item%2099991"},
+		// q costs what the posting lists of its trigrams cost: the hex part of
+		// row 777's name, which other names rarely share, and the word every
+		// name holds with three of those characters.
+		{"name contains, selective", "/items?limit=20&q=f1c15925"},
+		{"name contains, a word every name holds", "/items?limit=20&q=item+f1c"},
 		{"sorted by -created_at", "/items?limit=20&sort=-created_at"},
 		{"sorted by name", "/items?limit=20&sort=name"},
 		{"sorted by -price_cents", "/items?limit=20&sort=-price_cents"},
 		{"GET /items/{id}", fmt.Sprintf("/items/%d", mid)},
 	}
-	var out []string
-	for _, s := range shapes {
+}
+
+// measure prints and returns the median of each shape at rows, in ms, and
+// the first page's throughput.
+func measure(client *http.Client, base string, rows, n int) map[string]float64 {
+	figures := map[string]float64{}
+	for _, s := range shapes(rows) {
 		d, total, err := median(client, base+s.query, n)
 		if err != nil {
-			out = append(out, fmt.Sprintf("%10d rows  %-42s  error: %v", rows, s.name, err))
+			fmt.Printf("%10d rows  %-42s  error: %v\n", rows, s.name, err)
 			continue
 		}
-		out = append(out, fmt.Sprintf("%10d rows  %-42s  %8.2f ms  total %s", rows, s.name, float64(d.Microseconds())/1000, total))
+		figures[s.name] = float64(d.Microseconds()) / 1000
+		fmt.Printf("%10d rows  %-42s  %8.2f ms  total %s\n", rows, s.name, figures[s.name], total)
 	}
 	rps := throughput(client, base+"/items?limit=20", 32, 5*time.Second)
-	out = append(out, fmt.Sprintf("%10d rows  %-42s  %8.0f req/s (32 connections, 5s)", rows, "first page, throughput", rps))
-	return out
+	figures[throughputKey] = rps
+	fmt.Printf("%10d rows  %-42s  %8.0f req/s (32 connections, 5s)\n", rows, "first page, throughput", rps)
+	return figures
 }
 
 func median(client *http.Client, u string, n int) (time.Duration, string, error) {
 	var ds []time.Duration
 	total := "-"
-	for i := range n + 2 { // two to warm the statement cache
+	for i := range n + 5 { // five to warm the statement cache and the pages
 		start := time.Now()
 		res, err := client.Get(u) //nolint:noctx // a bench's own request
 		if err != nil {
@@ -204,7 +262,7 @@ func median(client *http.Client, u string, n int) (time.Duration, string, error)
 		if err != nil || res.StatusCode != http.StatusOK {
 			return 0, "", fmt.Errorf("%d %s %w", res.StatusCode, b, err)
 		}
-		if i >= 2 {
+		if i >= 5 {
 			ds = append(ds, time.Since(start))
 		}
 		var p struct {
