@@ -112,9 +112,12 @@ func TestStatementsPerRequest(t *testing.T) {
 		// A page is two statements, the rows and the total, counted no
 		// further than 10000; both are reads on the pool, with no
 		// transaction around them. A filter that is not set is not in the
-		// statement at all.
-		{apitest.Request{Method: http.MethodGet, Path: "/items?limit=20"}, http.StatusOK,
+		// statement at all. A first page that holds every row has counted
+		// them.
+		{apitest.Request{Method: http.MethodGet, Path: "/items?limit=1"}, http.StatusOK,
 			[]string{sqlSelectPage, sqlCountItems}},
+		{apitest.Request{Method: http.MethodGet, Path: "/items?limit=20"}, http.StatusOK,
+			[]string{sqlSelectPage}},
 		{apitest.Request{Method: http.MethodGet, Path: fmt.Sprintf("/items?limit=1&owner_id=%d&sort=-price_cents", ada.ID)}, http.StatusOK,
 			[]string{sqlOwnerPage, sqlOwnerCount}},
 		{apitest.Request{Method: http.MethodGet, Path: fmt.Sprintf("/items?limit=1&owner_id=%d&sort=-price_cents&cursor=%s", ada.ID, url.QueryEscape(cursor))}, http.StatusOK,

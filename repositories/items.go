@@ -130,7 +130,7 @@ func (r *ItemRepository) List(ctx context.Context, f services.ItemFilter, p serv
 	if err := selectPage(ctx, q, &rows, selectItems, w, itemSorts, p); err != nil {
 		return services.PageOf[services.Item]{}, fmt.Errorf("select items: %w", err)
 	}
-	total, exact, err := countUpTo(ctx, q, "items", w)
+	total, exact, err := countUpTo(ctx, q, "items", w, p, len(rows))
 	if err != nil {
 		return services.PageOf[services.Item]{}, fmt.Errorf("count items: %w", err)
 	}

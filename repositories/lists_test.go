@@ -203,27 +203,36 @@ func TestListCursorIsStableWhileRowsChange(t *testing.T) {
 	}
 }
 
+// Totals are exact up to services.MaxCount, whether counted or read off a
+// page that reached the end of the list.
 func TestListTotalIsCountedUpToMaxCount(t *testing.T) {
 	s := newStore(t, 4, 5*time.Second)
 	ann, bob := newOwner(t, s, "ann@example.com"), newOwner(t, s, "bob@example.com")
 	seedItems(t, s, ann, services.MaxCount+5)
 	seedItems(t, s, bob, 3)
 	tests := []struct {
-		filter services.ItemFilter
-		total  int64
-		exact  bool
+		name          string
+		filter        services.ItemFilter
+		limit, offset int
+		total         int64
+		exact         bool
 	}{
-		{services.ItemFilter{}, services.MaxCount, false},
-		{services.ItemFilter{OwnerID: &ann}, services.MaxCount, false},
-		{services.ItemFilter{OwnerID: &bob}, 3, true},
+		{"all, counted", services.ItemFilter{}, 1, 0, services.MaxCount, false},
+		{"all, the last page", services.ItemFilter{}, 100, services.MaxOffset, services.MaxCount, false},
+		{"many, counted", services.ItemFilter{OwnerID: &ann}, 1, 0, services.MaxCount, false},
+		{"many, the last page", services.ItemFilter{OwnerID: &ann}, 20, services.MaxCount - 10, services.MaxCount, false},
+		{"few, counted", services.ItemFilter{OwnerID: &bob}, 1, 0, 3, true},
+		{"few, on one page", services.ItemFilter{OwnerID: &bob}, 20, 0, 3, true},
+		{"few, the last page", services.ItemFilter{OwnerID: &bob}, 1, 2, 3, true},
+		{"few, past the end", services.ItemFilter{OwnerID: &bob}, 1, 5, 3, true},
 	}
 	for _, tt := range tests {
-		page, err := s.items.List(context.Background(), tt.filter, services.Page{Limit: 1, Sort: services.Sort{Field: "id"}})
+		page, err := s.items.List(context.Background(), tt.filter, services.Page{Limit: tt.limit, Offset: tt.offset, Sort: services.Sort{Field: "id"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if page.Total != tt.total || page.TotalExact != tt.exact {
-			t.Errorf("filter %+v: total %d exact %v, want %d %v", tt.filter, page.Total, page.TotalExact, tt.total, tt.exact)
+			t.Errorf("%s: total %d exact %v, want %d %v", tt.name, page.Total, page.TotalExact, tt.total, tt.exact)
 		}
 	}
 }
@@ -419,5 +428,58 @@ func TestListStatementsReadOnlyTheirRows(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A filtered list is never run with PostgreSQL's generic plan, the one a
+// prepared statement switches to after five runs, made without knowing how
+// many rows the filter's value keeps. On one connection, each filtered list
+// runs ten times; none of its statements may have been run generically.
+func TestFilteredListsArePlannedForTheirValues(t *testing.T) {
+	s := newStore(t, 1, time.Minute)
+	owner := newOwner(t, s, "owner@example.com")
+	_, err := s.db.ExecContext(context.Background(), `
+		INSERT INTO items (name, description, price_cents, owner_id)
+		SELECT 'item ' || left(md5(i::text), 8), '', (i * 7919) % 1000000, $1
+		FROM generate_series(1, 10000) AS i`, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(context.Background(), "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	rare := "c4ca4238" // md5("1")'s first eight characters: one row's name
+	lo, hi := int64(1000), int64(2000)
+	byID := services.Page{Limit: 20, Sort: services.Sort{Field: "id"}}
+	cases := []struct {
+		name   string
+		filter services.ItemFilter
+	}{
+		{"name contains", services.ItemFilter{NameContains: &rare}},
+		{"owner", services.ItemFilter{OwnerID: &owner}},
+		{"price range", services.ItemFilter{MinPriceCents: &lo, MaxPriceCents: &hi}},
+	}
+	for _, c := range cases {
+		for range 10 {
+			if _, err := s.items.List(context.Background(), c.filter, byID); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+		}
+	}
+	for range 10 {
+		if _, err := s.users.List(context.Background(), services.UserFilter{Contains: &rare}, byID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var generic []string
+	err = s.db.SelectContext(context.Background(), &generic, `
+		SELECT statement FROM pg_prepared_statements
+		WHERE generic_plans > 0 AND statement ~ '(ILIKE|owner_id =|price_cents >=)'
+		  AND statement !~ 'pg_prepared_statements'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range generic {
+		t.Errorf("run with a generic plan: %s", st)
 	}
 }

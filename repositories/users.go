@@ -151,7 +151,7 @@ func (r *UserRepository) List(ctx context.Context, f services.UserFilter, p serv
 	if err := selectPage(ctx, q, &rows, selectUsers, w, userSorts, p); err != nil {
 		return services.PageOf[services.User]{}, fmt.Errorf("select users: %w", err)
 	}
-	total, exact, err := countUpTo(ctx, q, "users", w)
+	total, exact, err := countUpTo(ctx, q, "users", w, p, len(rows))
 	if err != nil {
 		return services.PageOf[services.User]{}, fmt.Errorf("count users: %w", err)
 	}
