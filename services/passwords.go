@@ -18,8 +18,8 @@ import (
 // every hash at once, share the CPUs between all of them, and finish none
 // in time, while every other request waited for a CPU too. With the bound,
 // the hashes in hand run at full speed, the others queue in arrival order,
-// and one that cannot get a worker within the queue timeout fails at once
-// with a BusyError (503 "the server is busy") instead of slowing the rest.
+// and one that cannot get a worker within the queue timeout fails with a
+// BusyError (503 "the server is busy") instead of slowing the rest.
 type PasswordHasher struct {
 	cost    int
 	workers *semaphore.Weighted
@@ -98,14 +98,12 @@ func (h *PasswordHasher) run(ctx context.Context, fn func()) error {
 	// tracer comes from the request's span, a no-op one otherwise.
 	ctx, span := trace.SpanFromContext(ctx).TracerProvider().Tracer("services").Start(ctx, "password.hash")
 	defer span.End()
+	// A request that cannot have a worker waits for one, rather than being
+	// refused at once when the queue looks too long: a refusal costs little,
+	// so clients that retry at once would make thousands a second, and they
+	// took half the CPU the hashes needed (docs/performance.md, Sign-up
+	// floods). Waiting holds only a goroutine and the client's connection.
 	if !h.workers.TryAcquire(1) {
-		// A request that would not get a worker in time even if it waited
-		// is told so at once, instead of holding its connection for the
-		// whole timeout first.
-		if h.expectedWait() > h.wait {
-			h.rejected.Add(1)
-			return &BusyError{RetryAfter: h.retryAfter()}
-		}
 		h.queued.Add(1)
 		start := time.Now()
 		wctx, cancel := context.WithTimeout(ctx, h.wait)
@@ -136,7 +134,6 @@ func (h *PasswordHasher) run(ctx context.Context, fn func()) error {
 
 // expectedWait is about how long a request arriving now would wait for a
 // worker: the queue ahead of it, worked off at the pace of the last hash.
-// Before any hash has been timed it is 0: nobody is turned away on a guess.
 func (h *PasswordHasher) expectedWait() time.Duration {
 	ahead := float64(h.queued.Load())/float64(h.size) + 1
 	return time.Duration(ahead * float64(h.lastNS.Load()))

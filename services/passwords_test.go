@@ -105,25 +105,3 @@ func TestHasherMatches(t *testing.T) {
 		}
 	}
 }
-
-// Once a hash has been timed, a request that the queue would keep waiting
-// past the timeout is refused at once, without waiting.
-func TestHasherRefusesAtOnceWhenTheQueueIsTooLong(t *testing.T) {
-	h := slowHasher(time.Millisecond)
-	if _, err := h.Hash(context.Background(), "times one hash"); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _, _ = h.Hash(context.Background(), "holds the worker") }()
-	for h.Stats().Busy == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	start := time.Now()
-	_, err := h.Hash(context.Background(), "would wait too long")
-	var busy *services.BusyError
-	if !errors.As(err, &busy) || busy.RetryAfter < time.Second {
-		t.Fatalf("Hash = %v, want a BusyError with a Retry-After", err)
-	}
-	if s := h.Stats(); s.Waits != 0 || s.Rejected != 1 || time.Since(start) > 500*time.Millisecond {
-		t.Fatalf("Stats() = %+v after %s; want a rejection without a wait", s, time.Since(start))
-	}
-}

@@ -209,8 +209,7 @@ func watchPool(t *testing.T, c *http.Client, base string) *poolWatch {
 // burst it watched, which asked for n hashes at once, and returns how many
 // there were. Each must come only while every worker was hashing: then the
 // server did what it could, and the machine was too slow for n within
-// HASH_QUEUE_TIMEOUT (a request is refused at once when the queue ahead of
-// it would keep it past that, or else when the timeout has passed).
+// HASH_QUEUE_TIMEOUT.
 // Alone it hashes about six a second at cost 12, enough for 40 at once and
 // not for 200; another job on its two CPUs can cut that to one or two.
 func checkBusy(t *testing.T, shots []shot, n int, w *poolWatch) int {
