@@ -152,3 +152,31 @@ func TestImportChainFindsViolations(t *testing.T) {
 		}
 	}
 }
+
+// The service's module graph holds what the service and its generators
+// need: developer tools that are not generators (live reload, linters) run
+// at a pinned version from the Makefile, outside it, and the generators
+// are go.mod tools, so `go tool wire` and `go tool swag` work on a clone.
+func TestModuleGraphHoldsNoDeveloperTools(t *testing.T) {
+	out, err := exec.Command("go", "mod", "graph").Output()
+	if err != nil {
+		t.Fatalf("go mod graph: %v", err)
+	}
+	developerTools := []string{"github.com/air-verse/air", "github.com/cosmtrek/air", "github.com/gohugoio/", "github.com/bep/godartsass", "github.com/golangci/"}
+	for line := range strings.SplitSeq(string(out), "\n") {
+		for _, tool := range developerTools {
+			if strings.Contains(line, tool) {
+				t.Errorf("go mod graph: %s", line)
+			}
+		}
+	}
+	tools, err := exec.Command("go", "tool").Output()
+	if err != nil {
+		t.Fatalf("go tool: %v", err)
+	}
+	for _, generator := range []string{"github.com/google/wire/cmd/wire", "github.com/swaggo/swag/cmd/swag"} {
+		if !slices.Contains(strings.Fields(string(tools)), generator) {
+			t.Errorf("go tool does not list %s:\n%s", generator, tools)
+		}
+	}
+}
