@@ -168,12 +168,7 @@ func pacedReads(s *server, maxItem int64, rate float64, d time.Duration) stats {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			st.requests += len(lat)
-			st.errors += errs
-			st.latencies = append(st.latencies, lat...)
-			if st.firstErr == "" {
-				st.firstErr = firstErr
-			}
+			st.add(&stats{requests: len(lat), errors: errs, latencies: lat, firstErr: firstErr})
 		})
 	}
 	wg.Wait()

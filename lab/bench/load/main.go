@@ -630,6 +630,18 @@ type stats struct {
 	firstErr  string
 }
 
+// add merges o's figures into s.
+func (s *stats) add(o *stats) {
+	s.requests += o.requests
+	s.errors += o.errors
+	s.elapsed += o.elapsed
+	s.cpu += o.cpu
+	s.latencies = append(s.latencies, o.latencies...)
+	if s.firstErr == "" {
+		s.firstErr = o.firstErr
+	}
+}
+
 type caseResult struct {
 	name  string
 	stats [3]stats // template, same-work, plain
@@ -676,12 +688,7 @@ func (c benchCase) drive(s *server, conns int, d time.Duration, into *stats) err
 				return
 			}
 			mu.Lock()
-			into.requests += len(lat)
-			into.errors += errs
-			into.latencies = append(into.latencies, lat...)
-			if into.firstErr == "" {
-				into.firstErr = firstErr
-			}
+			into.add(&stats{requests: len(lat), errors: errs, latencies: lat, firstErr: firstErr})
 			mu.Unlock()
 		})
 	}

@@ -212,18 +212,6 @@ func runTracing(newServer func(name, bin string, env ...string) (*server, error)
 	return verdicts, nil
 }
 
-// add merges o's figures into s.
-func (s *stats) add(o *stats) {
-	s.requests += o.requests
-	s.errors += o.errors
-	s.elapsed += o.elapsed
-	s.cpu += o.cpu
-	s.latencies = append(s.latencies, o.latencies...)
-	if s.firstErr == "" {
-		s.firstErr = o.firstErr
-	}
-}
-
 // otlpSink is an OTLP/HTTP receiver that only counts: POST /v1/traces with
 // an ExportTraceServiceRequest in protobuf is answered 200 with an empty
 // ExportTraceServiceResponse (no partial failure).
